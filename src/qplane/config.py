@@ -1,0 +1,55 @@
+"""One settings object for the control plane, read once from the environment.
+
+Every variable is prefixed ``QPLANE_`` (``QPLANE_DATABASE_URL``,
+``QPLANE_DATA_DIR`` …). No other module reads the environment: the settings
+are built once by the composition root and passed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Control-plane settings. Defaults give the embedded, single-machine platform."""
+
+    model_config = SettingsConfigDict(env_prefix="QPLANE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("qplane-data"))
+    database_url: str | None = None
+    root_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+
+    token_ttl_s: int = 900
+    token_audience: str = "qplane-api"
+    worker_token_ttl_s: int = 300
+
+    max_payload_bytes: int = 256 * 1024
+    default_max_running_jobs: int = 4
+    lease_ttl_s: float = 30.0
+    max_attempts: int = 3
+    sweep_interval_s: float = 1.0
+    retention_days: float = 30.0
+
+    sandbox_cpu_seconds: int = 120
+    sandbox_memory_mb: int = 4096
+
+    @property
+    def key_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'qplane.db').resolve()}"
+
+    @property
+    def issuer(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

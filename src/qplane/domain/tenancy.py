@@ -1,0 +1,93 @@
+"""Tenants, projects and principals: who owns what, and who acts.
+
+A tenant is an organisation; a project is a workspace inside exactly one
+tenant; a principal is a user or a service account inside exactly one tenant,
+or a platform operator who belongs to none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from qplane.domain.errors import ValidationFailed
+
+_SLUG: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+class PrincipalKind(StrEnum):
+    USER = "user"
+    SERVICE = "service"
+    OPERATOR = "operator"
+
+
+class Role(StrEnum):
+    """Coarse roles; fine-grained decisions belong to the policy engine."""
+
+    OPERATOR = "operator"  # platform staff: tenants, projects, backends
+    TENANT_ADMIN = "tenant_admin"  # manages a tenant's users and reads its audit
+    MEMBER = "member"  # submits and reads jobs in the tenant's projects
+    VIEWER = "viewer"  # reads jobs and results, submits nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    max_running_jobs: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    tenant_id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Someone or something that acts. Operators have ``tenant_id`` None."""
+
+    id: str
+    kind: PrincipalKind
+    tenant_id: str | None
+    email: str
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    disabled: bool = False
+
+    @property
+    def is_operator(self) -> bool:
+        return Role.OPERATOR in self.roles and self.tenant_id is None
+
+
+def validate_slug(value: str, what: str) -> str:
+    """Names of tenants and projects are DNS-label-like slugs."""
+    if not _SLUG.match(value):
+        raise ValidationFailed(
+            f"{what} must be 1-63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit",
+            field=what,
+        )
+    return value
+
+
+def validate_email(value: str) -> str:
+    """Emails are login names; we check shape only, and fold case."""
+    if not _EMAIL.match(value):
+        raise ValidationFailed("email is not a valid address", field="email")
+    return value.lower()
+
+
+def validate_password(value: str) -> str:
+    """A minimum length rule; the hash does the rest."""
+    if len(value) < 12:
+        raise ValidationFailed("password must be at least 12 characters", field="password")
+    if len(value) > 1024:
+        raise ValidationFailed("password must be at most 1024 characters", field="password")
+    return value
