@@ -1,0 +1,99 @@
+"""The database handle: one engine, its schema migrations, and units of work over it.
+
+`Database` is what the composition root builds once from the settings and
+passes to services; it is itself a `UnitOfWorkFactory`, so a service can
+take ``uow: UnitOfWorkFactory`` and be handed the database directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Final
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from qplane.domain.ports import UnitOfWork
+from qplane.store.engine import build_engine
+from qplane.store.unit_of_work import SqlUnitOfWork
+
+_MIGRATIONS: Final = Path(__file__).resolve().parent / "migrations"
+#: Alembic keeps the running migration environment in module globals, so two
+#: upgrades in one process must not overlap; across processes the database's
+#: own lock (see migrations/env.py) orders them.
+_UPGRADE_IN_PROCESS: Final = threading.Lock()
+
+
+class Database:
+    """A SQLite or PostgreSQL database holding qplane's state.
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///path/qplane.db`` (the parent
+    directory is created) or ``postgresql://…`` (always driven by psycopg 3).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self._engine = build_engine(url, echo=echo)
+        # expire_on_commit=False: rows are converted to domain objects before
+        # they leave a repository, so reloading them after commit is wasted work.
+        self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision.
+
+        Safe on every start: an up-to-date database is left untouched, and
+        concurrent callers wait for each other (the whole upgrade runs in one
+        transaction that holds a lock) instead of racing to create tables.
+        """
+        config = _alembic_config()
+        with _UPGRADE_IN_PROCESS, self._engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at; None before the first upgrade."""
+        with self._engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision this version of qplane ships."""
+        return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work; use it as ``with db.unit_of_work() as uow: …; uow.commit()``."""
+        return SqlUnitOfWork(self._new_session)
+
+    def __call__(self) -> UnitOfWork:
+        return self.unit_of_work()
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the object can still be used; it reconnects)."""
+        self._engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    def _new_session(self) -> Session:
+        return self._sessions()
+
+
+def _alembic_config() -> Config:
+    """An Alembic configuration built in code, so no ``alembic.ini`` is needed on disk."""
+    config = Config()
+    # Config values go through configparser interpolation: escape '%'.
+    config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    return config

@@ -1,0 +1,106 @@
+"""The SQL unit of work: one transaction, with every repository bound to it.
+
+    with database.unit_of_work() as uow:
+        job = uow.jobs.get_for_update(tenant_id, job_id)
+        uow.jobs.save(job.moved_to(JobState.CANCELLED, utcnow()))
+        uow.audit.append(entry)  # same transaction as the change it records
+        uow.commit()
+
+Nothing is written unless `commit` is called: leaving the block without it,
+or by an exception, rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.orm import Session
+
+from qplane.domain.ports import (
+    ArtifactRepository,
+    AuditRepository,
+    JobRepository,
+    LeaseRepository,
+    PrincipalRepository,
+    ProjectRepository,
+    SchedulerStateRepository,
+    TenantKeyRepository,
+    TenantRepository,
+    WorkerRepository,
+)
+from qplane.store.repositories.artifacts import SqlArtifactRepository
+from qplane.store.repositories.audit import SqlAuditRepository
+from qplane.store.repositories.jobs import SqlJobRepository
+from qplane.store.repositories.leases import SqlLeaseRepository
+from qplane.store.repositories.principals import SqlPrincipalRepository
+from qplane.store.repositories.projects import SqlProjectRepository
+from qplane.store.repositories.scheduler import SqlSchedulerStateRepository
+from qplane.store.repositories.tenant_keys import SqlTenantKeyRepository
+from qplane.store.repositories.tenants import SqlTenantRepository
+from qplane.store.repositories.workers import SqlWorkerRepository
+
+
+class SqlUnitOfWork:
+    """A `qplane.domain.ports.UnitOfWork` over one SQLAlchemy session.
+
+    The repositories exist only inside the ``with`` block; a unit of work
+    is used once.
+    """
+
+    tenants: TenantRepository
+    projects: ProjectRepository
+    principals: PrincipalRepository
+    jobs: JobRepository
+    artifacts: ArtifactRepository
+    leases: LeaseRepository
+    workers: WorkerRepository
+    tenant_keys: TenantKeyRepository
+    audit: AuditRepository
+    scheduler: SchedulerStateRepository
+
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        if self._session is not None:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        session = self._session = self._session_factory()
+        self.tenants = SqlTenantRepository(session)
+        self.projects = SqlProjectRepository(session)
+        self.principals = SqlPrincipalRepository(session)
+        self.jobs = SqlJobRepository(session)
+        self.artifacts = SqlArtifactRepository(session)
+        self.leases = SqlLeaseRepository(session)
+        self.workers = SqlWorkerRepository(session)
+        self.tenant_keys = SqlTenantKeyRepository(session)
+        self.audit = SqlAuditRepository(session)
+        self.scheduler = SqlSchedulerStateRepository(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed (all of it on an exception); close the session."""
+        session = self._active()
+        try:
+            session.rollback()
+        finally:
+            session.close()
+
+    def commit(self) -> None:
+        """Make every change of this unit of work durable, atomically.
+
+        The unit of work stays usable afterwards: later changes start a new
+        transaction, which again needs its own `commit`.
+        """
+        self._active().commit()
+
+    def _active(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use the unit of work in a 'with' block")
+        return self._session
