@@ -1,1 +1,1 @@
-"""qplane.policy."""
+"""Authorization: the one place that decides whether an actor may perform an action."""

@@ -1,0 +1,5 @@
+"""`python -m qplane` is the `qplane` command."""
+
+from qplane.cli.main import main
+
+main()

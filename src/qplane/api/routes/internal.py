@@ -1,0 +1,67 @@
+"""The internal API the execution plane talks to: worker token, lease, heartbeat, report.
+
+A worker never sees more than the one job it leased.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from qplane.api.deps import PlatformDep, WorkerDep
+from qplane.api.schemas import (
+    FailureReport,
+    HeartbeatOut,
+    LeaseOut,
+    LeaseRequest,
+    ResultReport,
+    TokenResponse,
+    WorkerTokenRequest,
+)
+from qplane.bootstrap import INTERNAL_TOKEN_PATH
+
+router = APIRouter(tags=["internal"])
+
+
+@router.post(INTERNAL_TOKEN_PATH)
+def worker_token(body: WorkerTokenRequest, qp: PlatformDep) -> TokenResponse:
+    token, claims = qp.workers.exchange(body.worker_id, body.assertion)
+    return TokenResponse(access_token=token, expires_in=claims.exp - claims.iat)
+
+
+@router.post("/internal/v1/leases", response_model=None)
+def lease(body: LeaseRequest, worker: WorkerDep, qp: PlatformDep) -> LeaseOut | Response:
+    grant = qp.dispatch.lease(worker, body.backends)
+    if grant is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    job = grant.job
+    return LeaseOut(
+        lease_id=grant.lease.id,
+        job_id=job.id,
+        expires_at=grant.lease.expires_at,
+        backend=job.backend,
+        shots=job.shots,
+        seed=job.seed or 0,
+        format=job.source_format,
+        source=grant.source,
+    )
+
+
+@router.post("/internal/v1/leases/{lease_id}/start", status_code=status.HTTP_204_NO_CONTENT)
+def start(lease_id: str, worker: WorkerDep, qp: PlatformDep) -> None:
+    qp.dispatch.start(worker, lease_id)
+
+
+@router.post("/internal/v1/leases/{lease_id}/heartbeat")
+def heartbeat(lease_id: str, worker: WorkerDep, qp: PlatformDep) -> HeartbeatOut:
+    status_ = qp.dispatch.heartbeat(worker, lease_id)
+    return HeartbeatOut(keep_running=status_.keep_running, expires_at=status_.expires_at_iso)
+
+
+@router.post("/internal/v1/leases/{lease_id}/result", status_code=status.HTTP_204_NO_CONTENT)
+def report_result(lease_id: str, body: ResultReport, worker: WorkerDep, qp: PlatformDep) -> None:
+    qp.dispatch.complete(worker, lease_id, body.result.encode(), body.signature)
+
+
+@router.post("/internal/v1/leases/{lease_id}/failure", status_code=status.HTTP_204_NO_CONTENT)
+def report_failure(lease_id: str, body: FailureReport, worker: WorkerDep, qp: PlatformDep) -> None:
+    qp.dispatch.fail(worker, lease_id, body.reason)

@@ -1,0 +1,73 @@
+"""Jobs, results and backends: what tenants use every day."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from qplane.api.deps import ActorDep, PlatformDep
+from qplane.api.schemas import BackendOut, JobOut, JobPage, JobSubmit, ResultOut
+from qplane.broker.jobs import SubmitRequest
+from qplane.domain.jobs import JobState
+from qplane.policy.decisions import Action, authorize
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/backends", tags=["backends"])
+def list_backends(actor: ActorDep, qp: PlatformDep) -> list[BackendOut]:
+    authorize(actor, Action.BACKEND_LIST, actor.tenant_id)
+    return [BackendOut.of(info) for info in qp.catalogue.infos()]
+
+
+@router.post("/jobs", status_code=status.HTTP_201_CREATED, tags=["jobs"])
+def submit_job(body: JobSubmit, actor: ActorDep, qp: PlatformDep) -> JobOut:
+    """Submit a circuit. A refused job is still recorded, as rejected; the error names the limit."""
+    request = SubmitRequest(
+        project_id=body.project_id,
+        source=body.source,
+        source_format=body.format,
+        backend=body.backend,
+        shots=body.shots,
+        tags=tuple(body.tags),
+        seed=body.seed,
+    )
+    return JobOut.of(qp.jobs.submit(actor, request))
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"])
+def get_job(job_id: str, actor: ActorDep, qp: PlatformDep) -> JobOut:
+    return JobOut.of(qp.jobs.get(actor, job_id))
+
+
+@router.get("/projects/{project_id}/jobs", tags=["jobs"])
+def list_jobs(
+    project_id: str,
+    actor: ActorDep,
+    qp: PlatformDep,
+    state: Annotated[list[JobState] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JobPage:
+    page = qp.jobs.page(actor, project_id, frozenset(state) if state else None, limit, cursor)
+    return JobPage(items=[JobOut.of(j) for j in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("/jobs/{job_id}/cancel", tags=["jobs"])
+def cancel_job(job_id: str, actor: ActorDep, qp: PlatformDep) -> JobOut:
+    return JobOut.of(qp.jobs.cancel(actor, job_id))
+
+
+@router.get("/jobs/{job_id}/result", tags=["jobs"])
+def get_result(job_id: str, actor: ActorDep, qp: PlatformDep) -> ResultOut:
+    job, result = qp.jobs.result(actor, job_id)
+    return ResultOut(
+        job_id=job.id,
+        backend=result.backend,
+        shots=result.shots,
+        seed=result.seed,
+        counts=result.counts,
+        execution_time_s=result.execution_time_s,
+        metadata=dict(result.metadata),
+    )

@@ -1,0 +1,45 @@
+"""Routes that need no token: health, the token signing keys, and login."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from qplane.api.deps import PlatformDep
+from qplane.api.schemas import LoginRequest, TokenResponse
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["health"])
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"], response_model=None)
+def readyz(qp: PlatformDep) -> dict[str, str] | JSONResponse:
+    """Readiness: the database answers and the schema is at the expected revision."""
+    try:
+        with qp.database.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        revision = qp.database.current_revision()
+    except Exception:  # readiness must answer, not raise
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return {"status": "ready", "schema": revision or "none"}
+
+
+@router.get("/.well-known/jwks.json", tags=["auth"])
+def jwks(qp: PlatformDep) -> dict[str, Any]:
+    """Public keys that verify qplane's access tokens."""
+    return qp.signing_keys.jwks()
+
+
+@router.post("/v1/auth/login", tags=["auth"])
+def login(body: LoginRequest, request: Request, qp: PlatformDep) -> TokenResponse:
+    """Exchange a local account's email and password for a short-lived access token."""
+    token, claims = qp.login.login(body.email, body.password, request.state.request_id)
+    return TokenResponse(access_token=token, expires_in=claims.exp - claims.iat)

@@ -1,0 +1,266 @@
+"""The API's wire format. Unknown fields are refused (deny by default)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qplane.domain.backends import BackendInfo
+from qplane.domain.jobs import Job, JobState, SourceFormat
+from qplane.domain.tenancy import Principal, Project, Tenant
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class TenantCreate(Strict):
+    name: str = Field(max_length=63)
+    max_running_jobs: int = 4
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    max_running_jobs: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return cls(
+            id=tenant.id,
+            name=tenant.name,
+            max_running_jobs=tenant.max_running_jobs,
+            created_at=tenant.created_at,
+        )
+
+
+class ProjectCreate(Strict):
+    name: str = Field(max_length=63)
+
+
+class ProjectOut(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        return cls(
+            id=project.id,
+            tenant_id=project.tenant_id,
+            name=project.name,
+            created_at=project.created_at,
+        )
+
+
+class UserCreate(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    roles: list[str] = Field(default_factory=lambda: ["member"], max_length=8)
+
+
+class PrincipalOut(BaseModel):
+    id: str
+    kind: str
+    tenant_id: str | None
+    email: str
+    roles: list[str]
+
+    @classmethod
+    def of(cls, principal: Principal) -> PrincipalOut:
+        return cls(
+            id=principal.id,
+            kind=principal.kind.value,
+            tenant_id=principal.tenant_id,
+            email=principal.email,
+            roles=sorted(r.value for r in principal.roles),
+        )
+
+
+class JobSubmit(Strict):
+    project_id: str = Field(max_length=64)
+    source: str = Field(description="OpenQASM 2 or 3 program text")
+    format: SourceFormat = SourceFormat.QASM2
+    backend: str = Field(max_length=64)
+    shots: int = 1024
+    tags: list[str] = Field(default_factory=list)
+    seed: int | None = None
+
+
+class TransitionOut(BaseModel):
+    state: JobState
+    at: datetime
+    reason: str | None
+
+
+class JobOut(BaseModel):
+    id: str
+    tenant_id: str
+    project_id: str
+    owner_id: str
+    backend: str
+    shots: int
+    format: SourceFormat
+    state: JobState
+    tags: list[str]
+    seed: int | None
+    qubits: int | None
+    depth: int | None
+    reason: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    history: list[TransitionOut]
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            id=job.id,
+            tenant_id=job.tenant_id,
+            project_id=job.project_id,
+            owner_id=job.owner_id,
+            backend=job.backend,
+            shots=job.shots,
+            format=job.source_format,
+            state=job.state,
+            tags=list(job.tags),
+            seed=job.seed,
+            qubits=job.qubits,
+            depth=job.depth,
+            reason=job.reason,
+            attempts=job.attempts,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            history=[TransitionOut(state=t.state, at=t.at, reason=t.reason) for t in job.history],
+        )
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class ResultOut(BaseModel):
+    job_id: str
+    backend: str
+    shots: int
+    seed: int
+    counts: dict[str, int]
+    execution_time_s: float
+    metadata: dict[str, Any]
+
+
+class BackendOut(BaseModel):
+    name: str
+    kind: str
+    region: str
+    description: str
+    max_qubits: int
+    max_depth: int
+    min_shots: int
+    max_shots: int
+    basis_gates: list[str]
+
+    @classmethod
+    def of(cls, info: BackendInfo) -> BackendOut:
+        lim = info.limits
+        return cls(
+            name=info.name,
+            kind=info.kind.value,
+            region=info.region,
+            description=info.description,
+            max_qubits=lim.max_qubits,
+            max_depth=lim.max_depth,
+            min_shots=lim.min_shots,
+            max_shots=lim.max_shots,
+            basis_gates=sorted(lim.basis_gates),
+        )
+
+
+class AuditEntryOut(BaseModel):
+    chain: str
+    seq: int
+    at: datetime
+    action: str
+    outcome: str
+    tenant_id: str | None
+    actor_id: str | None
+    target: str | None
+    request_id: str | None
+    detail: str | None
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+
+
+class ChainReportOut(BaseModel):
+    chain: str
+    entries: int
+    ok: bool
+    first_bad_seq: int | None
+    problem: str | None
+
+
+class WorkerRegister(Strict):
+    name: str = Field(max_length=63)
+    public_jwk: str = Field(max_length=2048)
+    backends: list[str] = Field(max_length=64)
+
+
+class WorkerOut(BaseModel):
+    id: str
+    name: str
+    backends: list[str]
+
+
+class WorkerTokenRequest(Strict):
+    worker_id: str = Field(max_length=64)
+    assertion: str = Field(max_length=4096)
+
+
+class LeaseRequest(Strict):
+    backends: list[str] = Field(default_factory=list, max_length=64)
+
+
+class LeaseOut(BaseModel):
+    lease_id: str
+    job_id: str
+    expires_at: datetime
+    backend: str
+    shots: int
+    seed: int
+    format: SourceFormat
+    source: str
+
+
+class HeartbeatOut(BaseModel):
+    keep_running: bool
+    expires_at: str
+
+
+class ResultReport(Strict):
+    result: str = Field(max_length=16 * 1024 * 1024, description="RunResult JSON")
+    signature: str = Field(max_length=4096)
+
+
+class FailureReport(Strict):
+    reason: str = Field(max_length=4000)

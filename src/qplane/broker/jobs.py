@@ -1,0 +1,187 @@
+"""The tenant-facing job use cases: submit, read, list, cancel, fetch the result."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, replace
+from typing import Final
+
+from qplane.backends.base import RunResult
+from qplane.backends.catalogue import BackendCatalogue
+from qplane.broker.auditing import audit
+from qplane.broker.lifecycle import move
+from qplane.broker.validation import validate_submission
+from qplane.crypto.envelope import ArtifactBinding, Envelope
+from qplane.crypto.keyring import KeyProvider
+from qplane.domain import ids
+from qplane.domain.clock import utcnow
+from qplane.domain.errors import Conflict, NotFound, ValidationFailed
+from qplane.domain.jobs import CANCELLABLE, Job, JobState, SourceFormat, Transition
+from qplane.domain.ports import Page, UnitOfWork, UnitOfWorkFactory
+from qplane.policy.actor import Actor
+from qplane.policy.decisions import Action, authorize
+
+CIRCUIT: Final = "circuit"
+RESULT: Final = "result"
+_TAG: Final = re.compile(r"^[A-Za-z0-9_.:=-]{1,64}$")
+_MAX_TAGS: Final = 16
+_HAS_RESULT: Final = frozenset({JobState.SUCCEEDED, JobState.VERIFIED})
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    project_id: str
+    source: str
+    source_format: SourceFormat
+    backend: str
+    shots: int
+    tags: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+class JobService:
+    """Job use cases for tenant principals. Every read is scoped to the actor's tenant."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        catalogue: BackendCatalogue,
+        keys: KeyProvider,
+        max_payload_bytes: int,
+    ) -> None:
+        self._uow = uow_factory
+        self._catalogue = catalogue
+        self._keys = keys
+        self._max_payload = max_payload_bytes
+
+    def submit(self, actor: Actor, request: SubmitRequest) -> Job:
+        """Record a job and validate it; an invalid job is kept as *rejected*, then refused.
+
+        Raises the validation error (with the rejected job's id attached) after
+        the rejection has been committed, so nothing a tenant sent is lost.
+        """
+        authorize(actor, Action.JOB_SUBMIT, actor.tenant_id)
+        tenant_id = _tenant_of(actor)
+        _check_tags(request.tags)
+        job = self._new_job(actor, tenant_id, request)
+        failure: ValidationFailed | None = None
+        try:
+            info = self._catalogue.get(request.backend).info
+            _, summary = validate_submission(
+                request.source, request.source_format, request.shots, info, self._max_payload
+            )
+            job = replace(job, qubits=summary.qubits, depth=summary.depth)
+        except ValidationFailed as exc:
+            failure = exc
+        with self._uow() as uow:
+            uow.projects.get(tenant_id, request.project_id)
+            uow.jobs.add(job)
+            audit(
+                uow,
+                actor,
+                "job.submitted",
+                tenant_id=tenant_id,
+                target=job.id,
+                detail=f"backend={job.backend} shots={job.shots}",
+            )
+            if failure is not None:
+                move(uow, job, JobState.REJECTED, actor, failure.detail)
+                uow.commit()
+                failure.extensions["job_id"] = job.id
+                raise failure
+            job = move(uow, job, JobState.VALIDATED, actor)
+            sealed = self._envelope(uow).seal(request.source.encode(), _binding(job, CIRCUIT))
+            uow.artifacts.put(tenant_id, job.id, CIRCUIT, sealed)
+            job = move(uow, job, JobState.QUEUED, actor)
+            uow.commit()
+        return job
+
+    def get(self, actor: Actor, job_id: str) -> Job:
+        authorize(actor, Action.JOB_READ, actor.tenant_id)
+        with self._uow() as uow:
+            return uow.jobs.get(_tenant_of(actor), job_id)
+
+    def page(
+        self,
+        actor: Actor,
+        project_id: str,
+        states: frozenset[JobState] | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Job]:
+        authorize(actor, Action.JOB_READ, actor.tenant_id)
+        tenant_id = _tenant_of(actor)
+        with self._uow() as uow:
+            uow.projects.get(tenant_id, project_id)
+            return uow.jobs.page(tenant_id, project_id, states, limit, cursor)
+
+    def cancel(self, actor: Actor, job_id: str) -> Job:
+        """Cancel a job that has not finished; a running job is stopped at its next heartbeat."""
+        authorize(actor, Action.JOB_CANCEL, actor.tenant_id)
+        with self._uow() as uow:
+            job = uow.jobs.get_for_update(_tenant_of(actor), job_id)
+            if job.state not in CANCELLABLE:
+                raise Conflict(f"job is already {job.state.value}", state=job.state.value)
+            job = move(uow, job, JobState.CANCELLED, actor, "cancelled by request")
+            uow.commit()
+        return job
+
+    def result(self, actor: Actor, job_id: str) -> tuple[Job, RunResult]:
+        """Decrypt a finished job's result; plaintext exists only in this call's memory."""
+        authorize(actor, Action.RESULT_READ, actor.tenant_id)
+        with self._uow() as uow:
+            job = uow.jobs.get(_tenant_of(actor), job_id)
+            if job.state not in _HAS_RESULT:
+                raise Conflict(f"job has no result: it is {job.state.value}", state=job.state.value)
+            sealed = uow.artifacts.get(job.tenant_id, job.id, RESULT)
+            plaintext = self._envelope(uow).open(sealed, _binding(job, RESULT))
+        return job, RunResult.from_json(plaintext.decode())
+
+    def _envelope(self, uow: UnitOfWork) -> Envelope:
+        return Envelope(self._keys, uow.tenant_keys)
+
+    def _new_job(self, actor: Actor, tenant_id: str, request: SubmitRequest) -> Job:
+        now = utcnow()
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+        if not 0 <= seed < 2**31:
+            raise ValidationFailed("seed must be between 0 and 2147483647", field="seed")
+        return Job(
+            id=ids.new_id(ids.JOB),
+            tenant_id=tenant_id,
+            project_id=request.project_id,
+            owner_id=actor.principal_id,
+            backend=request.backend,
+            shots=request.shots,
+            source_format=request.source_format,
+            state=JobState.SUBMITTED,
+            tags=tuple(request.tags),
+            created_at=now,
+            updated_at=now,
+            seed=seed,
+            history=(Transition(JobState.SUBMITTED, now),),
+        )
+
+
+def binding_for(job: Job, kind: str) -> ArtifactBinding:
+    """The associated data an artifact of *job* is sealed under."""
+    return ArtifactBinding(job.tenant_id, job.project_id, job.id, kind)
+
+
+_binding = binding_for
+
+
+def _tenant_of(actor: Actor) -> str:
+    if actor.tenant_id is None:  # operators never reach tenant jobs (policy), belt and braces
+        raise NotFound("job not found")
+    return actor.tenant_id
+
+
+def _check_tags(tags: tuple[str, ...]) -> None:
+    if len(tags) > _MAX_TAGS:
+        raise ValidationFailed(f"at most {_MAX_TAGS} tags are allowed", field="tags")
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise ValidationFailed(
+                "tags are 1-64 characters of letters, digits and _.:=-", field="tags"
+            )

@@ -1,0 +1,134 @@
+"""The registry of execution-plane workers and the exchange of their key for a token."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from qplane.broker.auditing import audit
+from qplane.domain import ids
+from qplane.domain.audit import Outcome
+from qplane.domain.clock import utcnow
+from qplane.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from qplane.domain.ports import UnitOfWorkFactory
+from qplane.domain.tenancy import validate_slug
+from qplane.domain.workers import WorkerRecord
+from qplane.identity.tokens import AccessClaims, TokenIssuer
+from qplane.identity.workload import ReplayGuard, verify_client_assertion
+from qplane.policy.actor import Actor
+from qplane.policy.decisions import Action, authorize
+
+WORKER_AUDIENCE = "qplane-internal"
+
+
+class WorkerRegistry:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        issuer: TokenIssuer,
+        assertion_audience: str,
+        token_ttl_s: int,
+    ) -> None:
+        self._uow = uow_factory
+        self._issuer = issuer
+        self._assertion_audience = assertion_audience
+        self._ttl = token_ttl_s
+        self._replay = ReplayGuard()
+
+    def register(
+        self, actor: Actor | None, name: str, public_jwk: str, backends: Sequence[str]
+    ) -> WorkerRecord:
+        """Register a worker's public key. *actor* None is the embedded bootstrap."""
+        if actor is not None:
+            authorize(actor, Action.WORKER_REGISTER)
+        validate_slug(name, "name")
+        _check_public_jwk(public_jwk)
+        if not backends:
+            raise ValidationFailed("a worker must serve at least one backend", field="backends")
+        worker = WorkerRecord(ids.new_id(ids.WORKER), name, public_jwk, tuple(backends), utcnow())
+        with self._uow() as uow:
+            if uow.workers.by_name(name) is not None:
+                raise Conflict(f"a worker named {name!r} is already registered")
+            uow.workers.add(worker)
+            audit(
+                uow,
+                actor,
+                "worker.register",
+                tenant_id=None,
+                target=worker.id,
+                detail="backends=" + ",".join(backends),
+            )
+            uow.commit()
+        return worker
+
+    def by_name(self, name: str) -> WorkerRecord | None:
+        with self._uow() as uow:
+            return uow.workers.by_name(name)
+
+    def exchange(self, worker_id: str, assertion: str) -> tuple[str, AccessClaims]:
+        """Swap a worker's signed assertion for a short-lived internal token.
+
+        Unknown, disabled and mis-signed workers all get the same answer.
+        """
+        with self._uow() as uow:
+            try:
+                worker = uow.workers.get(worker_id)
+            except NotFound:
+                worker = None
+        if worker is None or worker.disabled:
+            self._deny(worker_id, "unknown or disabled worker")
+            raise Unauthenticated("worker authentication failed")
+        try:
+            verify_client_assertion(
+                assertion, worker.public_jwk, worker.id, self._assertion_audience, self._replay
+            )
+        except Unauthenticated as exc:
+            self._deny(worker_id, exc.detail)
+            raise Unauthenticated("worker authentication failed") from None
+        return self._issuer.issue(
+            subject=worker.id,
+            tenant=None,
+            roles=frozenset({"worker"}),
+            kind="worker",
+            audience=WORKER_AUDIENCE,
+            ttl_s=self._ttl,
+        )
+
+    def resolve(self, claims: AccessClaims) -> WorkerRecord:
+        """The live worker behind a verified internal token."""
+        if claims.kind != "worker":
+            raise Unauthenticated("not a worker token")
+        with self._uow() as uow:
+            try:
+                worker = uow.workers.get(claims.sub)
+            except NotFound:
+                raise Unauthenticated("worker authentication failed") from None
+        if worker.disabled:
+            raise Unauthenticated("worker authentication failed")
+        return worker
+
+    def _deny(self, worker_id: str, why: str) -> None:
+        with self._uow() as uow:
+            audit(
+                uow,
+                worker_id[:64],
+                "worker.authenticate",
+                tenant_id=None,
+                target=None,
+                outcome=Outcome.DENIED,
+                detail=why,
+            )
+            uow.commit()
+
+
+def _check_public_jwk(public_jwk: str) -> None:
+    try:
+        jwk = json.loads(public_jwk)
+    except ValueError:
+        raise ValidationFailed("public_jwk is not JSON", field="public_jwk") from None
+    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise ValidationFailed("public_jwk must be an Ed25519 OKP key", field="public_jwk")
+    if "d" in jwk:
+        raise ValidationFailed(
+            "public_jwk contains a private key; send only the public part", field="public_jwk"
+        )

@@ -1,0 +1,220 @@
+"""Commands that use a running control plane through the SDK: sessions, tenancy, audit, workers.
+
+Job commands live in `cli.job_commands`; `register` adds both. Every command
+reads its session through `cli.session`, and reports any failure as one line
+on stderr with a non-zero exit (`one_line_errors`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from qplane.cli import credentials, job_commands, render
+from qplane.cli.errors import fail, one_line_errors
+from qplane.cli.server_commands import audit_app, worker_app
+from qplane.cli.session import UrlOption, console, credentials_file, open_client, tenant_of
+from qplane.domain.audit import Outcome
+from qplane.sdk.client import QplaneClient
+
+tenant_app = typer.Typer(help="Tenants (platform operators).", no_args_is_help=True)
+project_app = typer.Typer(help="Projects inside a tenant.", no_args_is_help=True)
+user_app = typer.Typer(help="A tenant's users (tenant admins, operators).", no_args_is_help=True)
+
+TenantOption = Annotated[
+    str | None,
+    typer.Option("--tenant", help="Tenant id (or name, for operators); default: your own."),
+]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from one line of stdin.")
+]
+
+
+def read_password(from_stdin: bool, *, confirm: bool = False) -> str:
+    """The password from stdin's first line (scripts) or a hidden prompt; never echoed."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    if not password:
+        raise ValueError("the password is empty")
+    return password
+
+
+@one_line_errors
+def login(
+    url: Annotated[str, typer.Option("--url", envvar="QPLANE_URL", help="Control-plane URL.")],
+    email: Annotated[str, typer.Option("--email", help="Your account's email.")],
+    password_stdin: PasswordStdin = False,
+    insecure_http: Annotated[
+        bool, typer.Option("--insecure-http", help="Allow plain http to a non-loopback host.")
+    ] = False,
+) -> None:
+    """Log in and store the session (0600) for later commands; prints who you are."""
+    url = credentials.check_login_url(url, allow_insecure_http=insecure_http)
+    password = read_password(password_stdin)
+    with QplaneClient(url) as client:
+        token = client.login(email, password)
+        me = client.whoami()
+    credentials.save(credentials_file(), credentials.Credentials(url=url, token=token))
+    console().print(f"logged in to {url} as [bold]{email}[/]")
+    console().print(_identity(me))
+
+
+@one_line_errors
+def logout() -> None:
+    """Forget the stored session. The token itself stays valid until it expires."""
+    if credentials.remove(credentials_file()):
+        console().print("logged out: stored credentials removed")
+    else:
+        console().print("not logged in")
+
+
+@one_line_errors
+def whoami(url: UrlOption = None) -> None:
+    """Show the principal the stored session acts as."""
+    with open_client(url) as client:
+        me = client.whoami()
+        console().print(render.key_values([("url", client.base_url)]))
+    console().print(_identity(me))
+
+
+@tenant_app.command("create")
+@one_line_errors
+def tenant_create(
+    name: str,
+    max_running_jobs: Annotated[
+        int, typer.Option(min=1, help="Jobs this tenant may run at once.")
+    ] = 4,
+    url: UrlOption = None,
+) -> None:
+    """Create a tenant (operator)."""
+    with open_client(url) as client:
+        tenant = client.create_tenant(name, max_running_jobs)
+    console().print(f"tenant {tenant['id']} created ({tenant['name']})")
+
+
+@tenant_app.command("list")
+@one_line_errors
+def tenant_list(url: UrlOption = None) -> None:
+    """List every tenant (operator)."""
+    with open_client(url) as client:
+        console().print(render.tenants_table(client.tenants()))
+
+
+@project_app.command("create")
+@one_line_errors
+def project_create(name: str, tenant: TenantOption = None, url: UrlOption = None) -> None:
+    """Create a project in a tenant (tenant admin, or operator with --tenant)."""
+    with open_client(url) as client:
+        project = client.create_project(tenant_of(client, tenant), name)
+    console().print(f"project {project['id']} created ({project['name']})")
+
+
+@project_app.command("list")
+@one_line_errors
+def project_list(tenant: TenantOption = None, url: UrlOption = None) -> None:
+    """List a tenant's projects."""
+    with open_client(url) as client:
+        console().print(render.projects_table(client.projects(tenant_of(client, tenant))))
+
+
+@user_app.command("create")
+@one_line_errors
+def user_create(
+    email: str,
+    role: Annotated[
+        list[str], typer.Option("--role", help="tenant_admin, member or viewer (repeatable).")
+    ],
+    tenant: TenantOption = None,
+    password_stdin: PasswordStdin = False,
+    url: UrlOption = None,
+) -> None:
+    """Create a user in a tenant; the password is prompted twice unless read from stdin."""
+    password = read_password(password_stdin, confirm=True)
+    with open_client(url) as client:
+        user = client.create_user(tenant_of(client, tenant), email, password, role)
+    console().print(
+        f"user {user['id']} created ({user['email']}, roles: {', '.join(user['roles'])})"
+    )
+
+
+@audit_app.command("entries")
+@one_line_errors
+def audit_entries(
+    action: Annotated[str | None, typer.Option(help="Only this action (job.submitted …).")] = None,
+    outcome: Annotated[Outcome | None, typer.Option(help="Only this outcome.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="At most this many entries.")] = 50,
+    url: UrlOption = None,
+) -> None:
+    """Search your tenant's audit trail (tenant admin)."""
+    filters: dict[str, str | int] = {"limit": limit}
+    if action is not None:
+        filters["action"] = action
+    if outcome is not None:
+        filters["outcome"] = outcome.value
+    with open_client(url) as client:
+        page = client.audit_entries(**filters)
+    console().print(render.audit_table(page["items"]))
+    if page.get("next_cursor"):
+        console().print(f"[dim]more entries exist; showing the first {limit}[/]")
+
+
+@audit_app.command("verify-remote")
+@one_line_errors
+def audit_verify_remote(url: UrlOption = None) -> None:
+    """Have the server verify your tenant's audit chain (tenant admin)."""
+    with open_client(url) as client:
+        report = client.audit_verify()
+    if not report["ok"]:
+        raise fail(
+            f"audit chain {report['chain']} is broken at entry {report['first_bad_seq']}: "
+            f"{report['problem']}"
+        )
+    console().print(f"audit chain {report['chain']} intact ({report['entries']} entries)")
+
+
+@worker_app.command("register")
+@one_line_errors
+def worker_register(
+    name: str,
+    public_jwk_file: Annotated[
+        Path, typer.Option("--public-jwk-file", help="The JWK printed by `qplane worker keygen`.")
+    ],
+    backend: Annotated[list[str], typer.Option("--backend", help="A backend it serves.")],
+    url: UrlOption = None,
+) -> None:
+    """Register a worker's public key so it can lease jobs (operator)."""
+    jwk = public_jwk_file.read_text(encoding="utf-8").strip()
+    with open_client(url) as client:
+        worker = client.register_worker(name, jwk, backend)
+    console().print(f"worker {worker['id']} registered ({worker['name']})")
+    console().print(
+        f"run it with: qplane worker --worker-id {worker['id']} --key-file KEY --url URL"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("login")(login)
+    app.command("logout")(logout)
+    app.command("whoami")(whoami)
+    app.add_typer(tenant_app, name="tenant")
+    app.add_typer(project_app, name="project")
+    app.add_typer(user_app, name="user")
+    job_commands.register(app)
+
+
+def _identity(me: dict[str, object]) -> Table:
+    roles = me.get("roles") or []
+    return render.key_values(
+        [
+            ("principal", str(me.get("id"))),
+            ("kind", str(me.get("kind"))),
+            ("tenant", str(me.get("tenant_id") or "- (platform operator)")),
+            ("roles", ", ".join(str(r) for r in roles) if isinstance(roles, list) else "-"),
+        ]
+    )

@@ -1,0 +1,176 @@
+"""Commands that run qplane itself: `up`, `worker`, `db upgrade`, `audit verify`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qplane.audit.service import AuditService
+from qplane.cli.errors import fail, one_line_errors
+from qplane.config import Settings
+from qplane.embedded import EmbeddedPlatform
+from qplane.identity.workload import WorkerKey
+from qplane.store.database import Database
+from qplane.worker.agent import AgentConfig, WorkerAgent
+
+_console = Console()
+_DEFAULT_OPERATOR = "admin@qplane.local"
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+worker_app = typer.Typer(
+    help="Run an execution-plane worker (or manage its key).", invoke_without_command=True
+)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where qplane keeps its data (QPLANE_DATA_DIR).")
+]
+
+
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    settings = Settings()
+    update = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        update["data_dir"] = data_dir
+    return settings.model_copy(update=update) if update else settings
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+@one_line_errors
+def up(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free port).")] = None,
+    workers: Annotated[int, typer.Option(min=0, max=64, help="Worker processes to run.")] = 1,
+    operator_email: Annotated[str, typer.Option(help="Bootstrap operator login.")] = (
+        _DEFAULT_OPERATOR
+    ),
+) -> None:
+    """Start the whole platform on this machine: API, scheduler and workers (SQLite by default)."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings(data_dir, host=host, port=port)
+    embedded = EmbeddedPlatform(settings, workers=workers)
+    embedded.start()
+    try:
+        password = embedded.ensure_operator(operator_email)
+        _console.print(
+            f"[bold green]qplane is up[/] at {embedded.url}  (data: {settings.data_dir})"
+        )
+        _console.print(f"  OpenAPI: {embedded.url}/docs   workers: {workers}")
+        if password is not None:
+            _console.print(
+                "\n[bold]A platform operator was created. Its password is shown once:[/]"
+            )
+            _console.print(f"  email:    {operator_email}\n  password: {password}")
+            _console.print(
+                f"  log in:   qplane login --url {embedded.url} --email {operator_email}\n"
+            )
+        _console.print("Press Ctrl-C to stop.")
+        _wait_for_signal()
+    finally:
+        embedded.stop()
+
+
+@worker_app.callback()
+@one_line_errors
+def worker(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(envvar="QPLANE_URL", help="Control-plane URL.")] = None,
+    worker_id: Annotated[str | None, typer.Option(envvar="QPLANE_WORKER_ID")] = None,
+    key_file: Annotated[Path | None, typer.Option(envvar="QPLANE_WORKER_KEY_FILE")] = None,
+    backend: Annotated[list[str] | None, typer.Option(help="Serve only these backends.")] = None,
+    cpu_seconds: Annotated[int, typer.Option(min=1)] = 120,
+    memory_mb: Annotated[int, typer.Option(min=64)] = 4096,
+    heartbeat: Annotated[float, typer.Option(min=0.1)] = 5.0,
+) -> None:
+    """Lease and run jobs for a control plane, authenticating with this worker's own key."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (url and worker_id and key_file):
+        raise fail("qplane worker needs --url, --worker-id and --key-file")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    config = AgentConfig(
+        control_plane_url=url,
+        worker_id=worker_id,
+        backends=tuple(backend or ()),
+        heartbeat_s=heartbeat,
+        cpu_seconds=cpu_seconds,
+        memory_mb=memory_mb,
+    )
+    agent = WorkerAgent(config, WorkerKey.load_or_create(key_file))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        agent.run_forever(stop)
+    finally:
+        agent.close()
+
+
+@worker_app.command("keygen")
+@one_line_errors
+def worker_keygen(key_file: Path) -> None:
+    """Create this worker's key (0600) if missing and print its public JWK for registration."""
+    typer.echo(WorkerKey.load_or_create(key_file).public_jwk_json())
+
+
+@db_app.command("upgrade")
+@one_line_errors
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Bring the database schema to the latest revision (QPLANE_DATABASE_URL or the data dir)."""
+    settings = _settings(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    try:
+        database.upgrade()
+        typer.echo(f"schema at revision {database.current_revision()}")
+    finally:
+        database.dispose()
+
+
+@audit_app.command("verify")
+@one_line_errors
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Verify every audit chain in the platform database; name the first broken entry."""
+    settings = _settings(data_dir)
+    database = Database(settings.effective_database_url)
+    try:
+        reports = AuditService(database).verify_all()
+    finally:
+        database.dispose()
+    table = Table("chain", "entries", "status")
+    for report in reports:
+        status = (
+            "[green]intact[/]"
+            if report.ok
+            else (f"[red]broken at entry {report.first_bad_seq}: {report.problem}[/]")
+        )
+        table.add_row(report.chain, str(report.entries), status)
+    _console.print(table)
+    broken = [r for r in reports if not r.ok]
+    if broken:
+        first = broken[0]
+        raise fail(
+            f"audit chain {first.chain} is broken at entry {first.first_bad_seq}: {first.problem}"
+        )
+    typer.echo(f"all {len(reports)} audit chains verified")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.add_typer(worker_app, name="worker")
+    app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")

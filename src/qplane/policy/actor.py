@@ -1,0 +1,27 @@
+"""The authenticated caller of a request, as every service sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qplane.domain.tenancy import PrincipalKind, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, for which tenant, and which request it belongs to.
+
+    Built only from a verified token and the principal's current record, so
+    a disabled principal or a stale role never reaches a service.
+    """
+
+    principal_id: str
+    kind: PrincipalKind
+    tenant_id: str | None
+    roles: frozenset[Role]
+    request_id: str | None = None
+    source_ip: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind is PrincipalKind.OPERATOR and Role.OPERATOR in self.roles

@@ -1,0 +1,166 @@
+"""The execution-plane agent: lease one job, run it in a sandbox, sign and report the result.
+
+The agent holds only its own Ed25519 key. It proves its identity with a
+short-lived signed assertion, receives a short-lived internal token, and
+talks to the control plane over the internal HTTP API — it never has a
+database URL, a tenant key or a user's token. While a job runs it renews its
+lease by heartbeat; if the job is cancelled meanwhile, or the lease is lost,
+it kills the sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from qplane.backends.base import RunResult
+from qplane.domain.errors import QplaneError
+from qplane.domain.jobs import SourceFormat
+from qplane.identity.workload import WorkerKey, make_client_assertion, sign_result
+from qplane.worker.sandbox import Sandbox, SandboxError, SandboxRequest
+
+_log = logging.getLogger("qplane.worker")
+_TOKEN_PATH: Final = "/internal/v1/token"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    control_plane_url: str
+    worker_id: str
+    backends: tuple[str, ...] = ()
+    idle_poll_s: float = 0.2
+    max_idle_poll_s: float = 2.0
+    heartbeat_s: float = 5.0
+    cpu_seconds: int = 120
+    memory_mb: int = 4096
+    wall_timeout_s: float = 600.0
+    verify_tls: bool | str = True
+
+
+class LeaseLost(Exception):
+    """The control plane no longer recognises our lease (it expired or the job ended)."""
+
+
+class WorkerAgent:
+    def __init__(self, config: AgentConfig, key: WorkerKey) -> None:
+        self._config = config
+        self._key = key
+        self._http = httpx.Client(
+            base_url=config.control_plane_url.rstrip("/"), timeout=30.0, verify=config.verify_tls
+        )
+        self._token: str | None = None
+        self._token_expiry = 0.0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Lease and run jobs until *stop* is set; back off while there is no work."""
+        idle = self._config.idle_poll_s
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except (httpx.HTTPError, QplaneError, LeaseLost) as exc:
+                _log.warning("worker loop: %s", type(exc).__name__)
+                worked = False
+            if worked:
+                idle = self._config.idle_poll_s
+                continue
+            stop.wait(idle)
+            idle = min(idle * 2, self._config.max_idle_poll_s)
+
+    def run_once(self) -> bool:
+        """Lease at most one job and see it through. Returns whether a job was leased."""
+        response = self._post("/internal/v1/leases", {"backends": list(self._config.backends)})
+        if response.status_code == 204:
+            return False
+        lease = response.json()
+        self._execute(lease)
+        return True
+
+    def _execute(self, lease: dict[str, Any]) -> None:
+        lease_id = str(lease["lease_id"])
+        self._post(f"/internal/v1/leases/{lease_id}/start", None)
+        sandbox = Sandbox(cpu_seconds=self._config.cpu_seconds, memory_mb=self._config.memory_mb)
+        sandbox.start(
+            SandboxRequest(
+                source=str(lease["source"]),
+                source_format=SourceFormat(str(lease["format"])),
+                backend=str(lease["backend"]),
+                shots=int(lease["shots"]),
+                seed=int(lease["seed"]),
+            )
+        )
+        try:
+            result = self._supervise(sandbox, lease_id)
+        except SandboxError as exc:
+            self._post(f"/internal/v1/leases/{lease_id}/failure", {"reason": exc.detail})
+            return
+        except LeaseLost:
+            sandbox.kill()
+            return
+        if result is None:  # cancelled: the control plane already knows
+            return
+        self._report(lease, result)
+
+    def _supervise(self, sandbox: Sandbox, lease_id: str) -> RunResult | None:
+        """Wait for the sandbox, heartbeating; stop it if the job is cancelled."""
+        deadline = time.monotonic() + self._config.wall_timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                sandbox.kill()
+                raise SandboxError("job exceeded its wall-clock limit", reason="wall-timeout")
+            try:
+                return sandbox.wait(timeout=min(self._config.heartbeat_s, remaining))
+            except TimeoutError:
+                pass
+            if not self._heartbeat(lease_id):
+                sandbox.kill()
+                return None
+
+    def _heartbeat(self, lease_id: str) -> bool:
+        response = self._post(f"/internal/v1/leases/{lease_id}/heartbeat", None)
+        return bool(response.json()["keep_running"])
+
+    def _report(self, lease: dict[str, Any], result: RunResult) -> None:
+        payload = result.to_json()
+        signature = sign_result(
+            self._key, str(lease["job_id"]), str(lease["lease_id"]), payload.encode()
+        )
+        self._post(
+            f"/internal/v1/leases/{lease['lease_id']}/result",
+            {"result": payload, "signature": signature},
+        )
+
+    # -- transport --------------------------------------------------------
+    def _post(self, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        response = self._http.post(path, json=body, headers=self._auth())
+        if response.status_code == 401:  # token expired or key rotated: log in again once
+            self._token = None
+            response = self._http.post(path, json=body, headers=self._auth())
+        if response.status_code == 404 and "/leases/" in path:
+            raise LeaseLost(path)
+        response.raise_for_status()
+        return response
+
+    def _auth(self) -> dict[str, str]:
+        if self._token is None or time.monotonic() >= self._token_expiry:
+            self._token, ttl = self._exchange()
+            self._token_expiry = time.monotonic() + max(ttl - 30, ttl / 2)
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _exchange(self) -> tuple[str, float]:
+        audience = self._config.control_plane_url.rstrip("/") + _TOKEN_PATH
+        assertion = make_client_assertion(self._key, self._config.worker_id, audience)
+        response = self._http.post(
+            _TOKEN_PATH, json={"worker_id": self._config.worker_id, "assertion": assertion}
+        )
+        response.raise_for_status()
+        body = response.json()
+        return str(body["access_token"]), float(body["expires_in"])
