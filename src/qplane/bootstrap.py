@@ -13,6 +13,7 @@ from qplane.audit.service import AuditService
 from qplane.backends.catalogue import BackendCatalogue, default_catalogue
 from qplane.broker.dispatch import DispatchService
 from qplane.broker.jobs import JobService
+from qplane.broker.signal import WorkSignal
 from qplane.broker.sweeper import Sweeper
 from qplane.broker.tenancy import TenancyService
 from qplane.broker.workers import WorkerRegistry
@@ -57,6 +58,7 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     keyring = LocalKeyring.from_settings(settings)
     catalogue = default_catalogue()
     signing = SigningKeys.load_or_create(settings.key_dir)
+    work = WorkSignal()
     issuer = TokenIssuer(signing, settings.issuer, settings.token_audience, settings.token_ttl_s)
     verifier = TokenVerifier(signing, settings.issuer, settings.token_audience)
     return Platform(
@@ -69,11 +71,11 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
         authenticator=Authenticator(database, verifier),
         login=LoginService(database, issuer),
         tenancy=TenancyService(database, keyring),
-        jobs=JobService(database, catalogue, keyring, settings.max_payload_bytes),
-        dispatch=DispatchService(database, keyring, settings.lease_ttl_s),
+        jobs=JobService(database, catalogue, keyring, settings.max_payload_bytes, work),
+        dispatch=DispatchService(database, keyring, settings.lease_ttl_s, work),
         workers=WorkerRegistry(
             database, issuer, settings.issuer + INTERNAL_TOKEN_PATH, settings.worker_token_ttl_s
         ),
-        sweeper=Sweeper(database, settings.max_attempts, settings.retention_days),
+        sweeper=Sweeper(database, settings.max_attempts, settings.retention_days, work),
         audit=AuditService(database),
     )

@@ -65,3 +65,14 @@ def test_empty_password_from_stdin_is_refused(cli: Cli) -> None:
 
 def test_logout_without_a_session_is_fine(cli: Cli) -> None:
     assert "not logged in" in cli.ok("logout").stdout
+
+
+def test_worker_register_refuses_to_send_a_private_key(cli: Cli, tmp_path: Path) -> None:
+    private = tmp_path / "private.jwk"
+    private.write_text('{"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "d": "BBBB"}')
+    result = cli("worker", "register", "w1", "--public-jwk-file", str(private), "--backend", "b")
+    assert "PRIVATE" in assert_one_line_error(result)
+    pem = tmp_path / "worker.pem"
+    pem.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    result = cli("worker", "register", "w1", "--public-jwk-file", str(pem), "--backend", "b")
+    assert "not a JWK" in assert_one_line_error(result)

@@ -126,3 +126,19 @@ def test_jobs_table_keeps_full_job_ids_on_a_narrow_terminal() -> None:
         "created_at": "2025-03-01T10:00:00+00:00",
     }
     assert job_id in _text(render.jobs_table([job]), width=80)
+
+
+def test_text_from_the_api_is_shown_literally_never_as_markup() -> None:
+    entry = {
+        "seq": 1,
+        "at": "2025-03-01T10:00:00+00:00",
+        "action": "job.rejected",
+        "outcome": "denied",
+        "actor_id": None,
+        "target": None,
+        "detail": "unknown backend '[bold]x[/bold]' \x1b[31mred",
+    }
+    text = _text(render.audit_table([entry]), width=200)
+    assert "[bold]x[/bold]" in text
+    assert "\x1b" not in text  # an escape sequence never reaches the terminal …
+    assert "\\x1b[31mred" in text  # … it is shown, made visible

@@ -20,6 +20,7 @@ from qplane.backends.base import RunResult
 from qplane.broker.jobs import CIRCUIT, RESULT, binding_for
 from qplane.broker.lifecycle import move
 from qplane.broker.scheduler import pick_next
+from qplane.broker.signal import WorkSignal
 from qplane.crypto.envelope import Envelope
 from qplane.crypto.keyring import KeyProvider
 from qplane.domain import ids
@@ -50,11 +51,16 @@ class LeaseStatus:
 
 class DispatchService:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, keys: KeyProvider, lease_ttl_s: float
+        self,
+        uow_factory: UnitOfWorkFactory,
+        keys: KeyProvider,
+        lease_ttl_s: float,
+        signal: WorkSignal | None = None,
     ) -> None:
         self._uow = uow_factory
         self._keys = keys
         self._ttl = timedelta(seconds=lease_ttl_s)
+        self.signal = signal or WorkSignal()
 
     def lease(self, worker: WorkerRecord, backends: Sequence[str]) -> LeaseGrant | None:
         """Schedule the next job on a backend this worker serves, or return None."""
@@ -121,6 +127,7 @@ class DispatchService:
                 job = move(uow, job, JobState.FAILED, worker.id, problem)
             uow.leases.delete(lease.id)
             uow.commit()
+        self.signal.bump()
         return job
 
     def fail(self, worker: WorkerRecord, lease_id: str, reason: str) -> Job:
@@ -131,6 +138,7 @@ class DispatchService:
             job = move(uow, job, JobState.FAILED, worker.id, _clean_reason(reason))
             uow.leases.delete(lease.id)
             uow.commit()
+        self.signal.bump()
         return job
 
     def _held(self, uow: UnitOfWork, worker: WorkerRecord, lease_id: str) -> tuple[JobLease, Job]:

@@ -11,6 +11,7 @@ from qplane.backends.base import RunResult
 from qplane.backends.catalogue import BackendCatalogue
 from qplane.broker.auditing import audit
 from qplane.broker.lifecycle import move
+from qplane.broker.signal import WorkSignal
 from qplane.broker.validation import validate_submission
 from qplane.crypto.envelope import ArtifactBinding, Envelope
 from qplane.crypto.keyring import KeyProvider
@@ -49,11 +50,13 @@ class JobService:
         catalogue: BackendCatalogue,
         keys: KeyProvider,
         max_payload_bytes: int,
+        signal: WorkSignal | None = None,
     ) -> None:
         self._uow = uow_factory
         self._catalogue = catalogue
         self._keys = keys
         self._max_payload = max_payload_bytes
+        self._signal = signal or WorkSignal()
 
     def submit(self, actor: Actor, request: SubmitRequest) -> Job:
         """Record a job and validate it; an invalid job is kept as *rejected*, then refused.
@@ -95,6 +98,7 @@ class JobService:
             uow.artifacts.put(tenant_id, job.id, CIRCUIT, sealed)
             job = move(uow, job, JobState.QUEUED, actor)
             uow.commit()
+        self._signal.bump()
         return job
 
     def get(self, actor: Actor, job_id: str) -> Job:
@@ -125,6 +129,7 @@ class JobService:
                 raise Conflict(f"job is already {job.state.value}", state=job.state.value)
             job = move(uow, job, JobState.CANCELLED, actor, "cancelled by request")
             uow.commit()
+        self._signal.bump()  # a running slot may have freed up
         return job
 
     def result(self, actor: Actor, job_id: str) -> tuple[Job, RunResult]:

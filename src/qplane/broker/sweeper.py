@@ -12,6 +12,7 @@ from typing import Final
 
 from qplane.broker.auditing import audit
 from qplane.broker.lifecycle import move
+from qplane.broker.signal import WorkSignal
 from qplane.domain.clock import utcnow
 from qplane.domain.jobs import ACTIVE, TERMINAL, Job, JobState
 from qplane.domain.ports import UnitOfWorkFactory
@@ -29,9 +30,14 @@ class SweepReport:
 
 class Sweeper:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, max_attempts: int, retention_days: float
+        self,
+        uow_factory: UnitOfWorkFactory,
+        max_attempts: int,
+        retention_days: float,
+        signal: WorkSignal | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._signal = signal or WorkSignal()
         self._max_attempts = max_attempts
         self._retention = timedelta(days=retention_days)
 
@@ -50,6 +56,8 @@ class Sweeper:
         requeued = failed = 0
         for lease in expired:
             outcome = self._expire(lease)
+            if outcome != "skipped":
+                self._signal.bump()
             requeued += outcome == "requeued"
             failed += outcome == "failed"
         return requeued, failed

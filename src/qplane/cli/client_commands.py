@@ -7,12 +7,14 @@ on stderr with a non-zero exit (`one_line_errors`).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from qplane.cli import credentials, job_commands, render
 from qplane.cli.errors import fail, one_line_errors
@@ -45,6 +47,20 @@ def read_password(from_stdin: bool, *, confirm: bool = False) -> str:
     return password
 
 
+def read_public_jwk(path: Path) -> str:
+    """The JWK in *path*, refused if it holds a private key: that must never leave the worker."""
+    text = path.read_text(encoding="utf-8").strip()
+    try:
+        jwk = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{path} is not a JWK (JSON); use `qplane worker keygen` output") from None
+    if not isinstance(jwk, dict):
+        raise ValueError(f"{path} is not a JWK object")
+    if "d" in jwk:
+        raise ValueError(f"{path} holds a PRIVATE key; register only the public JWK")
+    return text
+
+
 @one_line_errors
 def login(
     url: Annotated[str, typer.Option("--url", envvar="QPLANE_URL", help="Control-plane URL.")],
@@ -61,7 +77,7 @@ def login(
         token = client.login(email, password)
         me = client.whoami()
     credentials.save(credentials_file(), credentials.Credentials(url=url, token=token))
-    console().print(f"logged in to {url} as [bold]{email}[/]")
+    console().print(Text.assemble("logged in to ", url, " as ", (email, "bold")))
     console().print(_identity(me))
 
 
@@ -95,7 +111,7 @@ def tenant_create(
     """Create a tenant (operator)."""
     with open_client(url) as client:
         tenant = client.create_tenant(name, max_running_jobs)
-    console().print(f"tenant {tenant['id']} created ({tenant['name']})")
+    console().print(render.literal(f"tenant {tenant['id']} created ({tenant['name']})"))
 
 
 @tenant_app.command("list")
@@ -112,7 +128,7 @@ def project_create(name: str, tenant: TenantOption = None, url: UrlOption = None
     """Create a project in a tenant (tenant admin, or operator with --tenant)."""
     with open_client(url) as client:
         project = client.create_project(tenant_of(client, tenant), name)
-    console().print(f"project {project['id']} created ({project['name']})")
+    console().print(render.literal(f"project {project['id']} created ({project['name']})"))
 
 
 @project_app.command("list")
@@ -139,7 +155,9 @@ def user_create(
     with open_client(url) as client:
         user = client.create_user(tenant_of(client, tenant), email, password, role)
     console().print(
-        f"user {user['id']} created ({user['email']}, roles: {', '.join(user['roles'])})"
+        render.literal(
+            f"user {user['id']} created ({user['email']}, roles: {', '.join(user['roles'])})"
+        )
     )
 
 
@@ -175,7 +193,9 @@ def audit_verify_remote(url: UrlOption = None) -> None:
             f"audit chain {report['chain']} is broken at entry {report['first_bad_seq']}: "
             f"{report['problem']}"
         )
-    console().print(f"audit chain {report['chain']} intact ({report['entries']} entries)")
+    console().print(
+        render.literal(f"audit chain {report['chain']} intact ({report['entries']} entries)")
+    )
 
 
 @worker_app.command("register")
@@ -189,10 +209,10 @@ def worker_register(
     url: UrlOption = None,
 ) -> None:
     """Register a worker's public key so it can lease jobs (operator)."""
-    jwk = public_jwk_file.read_text(encoding="utf-8").strip()
+    jwk = read_public_jwk(public_jwk_file)
     with open_client(url) as client:
         worker = client.register_worker(name, jwk, backend)
-    console().print(f"worker {worker['id']} registered ({worker['name']})")
+    console().print(render.literal(f"worker {worker['id']} registered ({worker['name']})"))
     console().print(
         f"run it with: qplane worker --worker-id {worker['id']} --key-file KEY --url URL"
     )

@@ -60,7 +60,7 @@ def submit(
         job = client.submit(
             project_of(client, project), source, backend, shots, fmt=chosen, tags=tag, seed=seed
         )
-        console().print(f"job {job['id']} submitted ({chosen}, {job['state']})")
+        console().print(render.literal(f"job {job['id']} submitted ({chosen}, {job['state']})"))
         if wait:
             _wait_and_show(client, str(job["id"]), timeout, top)
 
@@ -100,7 +100,7 @@ def cancel(job_id: str, url: UrlOption = None) -> None:
     """Cancel a job that has not finished (a running job stops at its next heartbeat)."""
     with open_client(url) as client:
         cancelled = client.cancel(job_id)
-    console().print(f"job {cancelled['id']} is {cancelled['state']}")
+    console().print(render.literal(f"job {cancelled['id']} is {cancelled['state']}"))
 
 
 @one_line_errors
@@ -120,17 +120,19 @@ def result(
 
 
 def _wait_and_show(client: QplaneClient, job_id: str, timeout: float, top: int) -> None:
-    """Follow the job with a spinner naming its state; show the result or fail in one line."""
-    with console().status(f"job {job_id}: submitted") as status:
+    """Follow the job with a spinner naming its state; show the result, or fail in one line
+    (exit 4) when it ends other than verified. Ctrl-C stops waiting, not the job."""
+    with console().status(render.literal(f"job {job_id}: submitted")) as status:
 
         def show(update: JSON) -> None:
-            status.update(f"job {job_id}: {update['state']} (attempt {update['attempts']})")
+            retried = f" (attempt {update['attempts']})" if update.get("attempts", 0) > 1 else ""
+            status.update(render.literal(f"job {job_id}: {update['state']}{retried}"))
 
         final = client.wait(job_id, timeout=timeout, on_update=show)
     if final["state"] != JobState.VERIFIED.value:
         reason = f": {final['reason']}" if final.get("reason") else ""
         raise fail(f"job {job_id} ended {final['state']}{reason}", 4)
-    console().print(f"job {job_id} verified")
+    console().print(render.literal(f"job {job_id} verified"))
     console().print(render.result_view(client.result(job_id), top))
 
 

@@ -6,13 +6,14 @@ rendering it into a string.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +22,8 @@ JSON = Mapping[str, Any]
 DEFAULT_TOP: Final = 16
 DEFAULT_BAR_WIDTH: Final = 40
 BAR_CHAR: Final = "█"
+#: C0 and C1 control characters but tab and newline: shown escaped, never sent to the terminal.
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: ``job_`` and 32 hex digits (see `qplane.domain.ids`).
 ID_WIDTH: Final = 36
 _STATE_STYLES: Final = {
@@ -76,11 +79,11 @@ def counts_table(counts: Mapping[str, int], top: int | None = DEFAULT_TOP) -> Ta
     table.add_column("share", justify="right")
     ranked = ranked_counts(counts)
     for outcome, count in ranked[:top]:
-        table.add_row(outcome, str(count), _share(count, total))
+        _add_row(table, outcome, str(count), _share(count, total))
     hidden = len(ranked) - len(ranked[:top])
     if hidden > 0:
         rest = sum(count for _, count in ranked[top:])
-        table.add_row(f"… {hidden} more", str(rest), _share(rest, total), style="dim")
+        _add_row(table, f"… {hidden} more", str(rest), _share(rest, total), style="dim")
     return table
 
 
@@ -95,7 +98,7 @@ def counts_chart(
     chart.add_column(justify="right", no_wrap=True)
     for row in bar_rows(counts, width, top):
         bar = Text(BAR_CHAR * row.cells, style="magenta")
-        chart.add_row(row.outcome, bar, f"{row.count} ({_share(row.count, total)})")
+        _add_row(chart, row.outcome, bar, f"{row.count} ({_share(row.count, total)})")
     return chart
 
 
@@ -105,12 +108,12 @@ def result_view(result: JSON, top: int | None = DEFAULT_TOP) -> Group:
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("job", str(result.get("job_id", "")))
-    summary.add_row("backend", str(result.get("backend", "")))
-    summary.add_row("shots", str(result.get("shots", "")))
-    summary.add_row("seed", str(result.get("seed", "")))
-    summary.add_row("execution time", f"{float(result.get('execution_time_s', 0.0)):.3f} s")
-    summary.add_row("distinct outcomes", str(len(counts)))
+    _add_row(summary, "job", str(result.get("job_id", "")))
+    _add_row(summary, "backend", str(result.get("backend", "")))
+    _add_row(summary, "shots", str(result.get("shots", "")))
+    _add_row(summary, "seed", str(result.get("seed", "")))
+    _add_row(summary, "execution time", f"{float(result.get('execution_time_s', 0.0)):.3f} s")
+    _add_row(summary, "distinct outcomes", str(len(counts)))
     chart = counts_chart(counts, top=top)
     return Group(summary, Text(""), counts_table(counts, top), Text(""), chart)
 
@@ -139,7 +142,8 @@ def jobs_table(jobs: Iterable[JSON]) -> Table:
     table.add_column("submitted (UTC)", no_wrap=True)
     table.add_column("tags", overflow="fold")
     for job in jobs:
-        table.add_row(
+        _add_row(
+            table,
             str(job["id"]),
             state_text(str(job["state"])),
             str(job["backend"]),
@@ -155,15 +159,15 @@ def job_view(job: JSON) -> Group:
     details = Table.grid(padding=(0, 2))
     details.add_column(style="bold")
     details.add_column()
-    details.add_row("job", str(job["id"]))
-    details.add_row("state", state_text(str(job["state"])))
+    _add_row(details, "job", str(job["id"]))
+    _add_row(details, "state", state_text(str(job["state"])))
     for key in ("project_id", "owner_id", "backend", "shots", "format", "seed"):
-        details.add_row(key.replace("_id", ""), _plain(job.get(key)))
-    details.add_row("qubits / depth", f"{_plain(job.get('qubits'))} / {_plain(job.get('depth'))}")
-    details.add_row("tags", ", ".join(job.get("tags") or []) or "-")
-    details.add_row("attempts", _plain(job.get("attempts")))
+        _add_row(details, key.replace("_id", ""), _plain(job.get(key)))
+    _add_row(details, "qubits / depth", f"{_plain(job.get('qubits'))} / {_plain(job.get('depth'))}")
+    _add_row(details, "tags", ", ".join(job.get("tags") or []) or "-")
+    _add_row(details, "attempts", _plain(job.get("attempts")))
     if job.get("reason"):
-        details.add_row("reason", str(job["reason"]))
+        _add_row(details, "reason", str(job["reason"]))
     return Group(details, Text(""), history_table(job.get("history") or []))
 
 
@@ -178,7 +182,8 @@ def history_table(history: Sequence[JSON]) -> Table:
     for step in history:
         at = _parse_time(str(step["at"]))
         offset = f"+{(at - start).total_seconds():.3f}s" if start else ""
-        table.add_row(
+        _add_row(
+            table,
             state_text(str(step["state"])),
             format_time(str(step["at"])),
             offset,
@@ -192,7 +197,8 @@ def backends_table(backends: Iterable[JSON]) -> Table:
     for column in ("backend", "kind", "region", "qubits", "depth", "shots", "description"):
         table.add_column(column, no_wrap=column != "description")
     for b in backends:
-        table.add_row(
+        _add_row(
+            table,
             str(b["name"]),
             str(b["kind"]),
             str(b["region"]),
@@ -211,7 +217,7 @@ def tenants_table(tenants: Iterable[JSON]) -> Table:
         table.add_column(column, overflow="fold")
     for t in tenants:
         row = (str(t["id"]), str(t["name"]), str(t["max_running_jobs"]))
-        table.add_row(*row, format_time(t.get("created_at"), millis=False))
+        _add_row(table, *row, format_time(t.get("created_at"), millis=False))
     return table
 
 
@@ -223,7 +229,7 @@ def projects_table(projects: Iterable[JSON]) -> Table:
     table.add_column("created (UTC)", overflow="fold")
     for p in projects:
         row = (str(p["id"]), str(p["name"]), str(p["tenant_id"]))
-        table.add_row(*row, format_time(p.get("created_at"), millis=False))
+        _add_row(table, *row, format_time(p.get("created_at"), millis=False))
     return table
 
 
@@ -237,7 +243,8 @@ def audit_table(entries: Iterable[JSON]) -> Table:
     table.add_column("detail", overflow="fold")
     for e in entries:
         outcome = str(e["outcome"])
-        table.add_row(
+        _add_row(
+            table,
             str(e["seq"]),
             format_time(e.get("at"), millis=False),
             str(e["action"]),
@@ -248,14 +255,28 @@ def audit_table(entries: Iterable[JSON]) -> Table:
     return table
 
 
-def key_values(pairs: Iterable[tuple[str, RenderableType]]) -> Table:
+def key_values(pairs: Iterable[tuple[str, object]]) -> Table:
     """A two-column grid of labelled values (used by whoami and single-object output)."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     for key, value in pairs:
-        grid.add_row(key, value)
+        _add_row(grid, key, value)
     return grid
+
+
+def literal(value: object) -> Text:
+    """*value* as text shown exactly: never read as rich markup, control characters made visible.
+
+    Values from the API (a reason, an audit detail, a name) pass through
+    here, so none can restyle the output, fake a line, or send escape
+    sequences to the terminal.
+    """
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)))
+
+
+def _add_row(table: Table, *cells: object, style: str | None = None) -> None:
+    table.add_row(*(c if isinstance(c, Text) else literal(c) for c in cells), style=style)
 
 
 def _id_column(table: Table, header: str) -> None:

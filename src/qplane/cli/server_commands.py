@@ -112,12 +112,25 @@ def worker(
     )
     agent = WorkerAgent(config, WorkerKey.load_or_create(key_file))
     stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        # Finish the job in hand; but a worker merely waiting for work stops at once.
+        stop.set()
+        if agent.waiting_for_work:
+            raise _Stopped
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     try:
         agent.run_forever(stop)
+    except _Stopped:
+        pass
     finally:
         agent.close()
+
+
+class _Stopped(Exception):
+    """Raised from the signal handler to end a worker's idle long poll."""
 
 
 @worker_app.command("keygen")

@@ -34,6 +34,7 @@ class AgentConfig:
     worker_id: str
     backends: tuple[str, ...] = ()
     idle_poll_s: float = 0.2
+    lease_wait_s: float = 10.0
     max_idle_poll_s: float = 2.0
     heartbeat_s: float = 5.0
     cpu_seconds: int = 120
@@ -55,28 +56,68 @@ class WorkerAgent:
         )
         self._token: str | None = None
         self._token_expiry = 0.0
+        self._spare: Sandbox | None = None
+        self._waiting = False
 
     def close(self) -> None:
+        if self._spare is not None:
+            self._spare.kill()
+            self._spare = None
         self._http.close()
 
+    def _sandbox(self) -> Sandbox:
+        """The sandbox for the job at hand; a fresh spare starts loading for the next one.
+
+        Each job still gets a child process of its own, never reused; only
+        the start-up (interpreter, Qiskit, Aer) moves out of the job's path.
+        """
+        current = self._spare if self._spare is not None else self._new_sandbox()
+        self._spare = self._new_sandbox()
+        self._spare.spawn()
+        return current
+
+    def _new_sandbox(self) -> Sandbox:
+        return Sandbox(
+            cpu_seconds=self._config.cpu_seconds,
+            memory_mb=self._config.memory_mb,
+            wall_seconds=self._config.wall_timeout_s,
+            prewarm=True,
+        )
+
     def run_forever(self, stop: threading.Event) -> None:
-        """Lease and run jobs until *stop* is set; back off while there is no work."""
-        idle = self._config.idle_poll_s
+        """Lease and run jobs until *stop* is set.
+
+        Asking for work is a long poll, so an idle worker waits at the
+        control plane, not in a sleep; it backs off only after errors.
+        """
+        if self._spare is None:
+            self._spare = self._new_sandbox()
+            self._spare.spawn()
+        backoff = self._config.idle_poll_s
         while not stop.is_set():
             try:
-                worked = self.run_once()
+                self.run_once()
+                backoff = self._config.idle_poll_s
             except (httpx.HTTPError, QplaneError, LeaseLost) as exc:
                 _log.warning("worker loop: %s", type(exc).__name__)
-                worked = False
-            if worked:
-                idle = self._config.idle_poll_s
-                continue
-            stop.wait(idle)
-            idle = min(idle * 2, self._config.max_idle_poll_s)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self._config.max_idle_poll_s)
+
+    @property
+    def waiting_for_work(self) -> bool:
+        """True while blocked in the lease long poll (safe to interrupt: nothing held)."""
+        return self._waiting
 
     def run_once(self) -> bool:
         """Lease at most one job and see it through. Returns whether a job was leased."""
-        response = self._post("/internal/v1/leases", {"backends": list(self._config.backends)})
+        self._waiting = True
+        try:
+            response = self._post(
+                f"/internal/v1/leases?wait={self._config.lease_wait_s}",
+                {"backends": list(self._config.backends)},
+            )
+        finally:
+            self._waiting = False
         if response.status_code == 204:
             return False
         lease = response.json()
@@ -86,7 +127,7 @@ class WorkerAgent:
     def _execute(self, lease: dict[str, Any]) -> None:
         lease_id = str(lease["lease_id"])
         self._post(f"/internal/v1/leases/{lease_id}/start", None)
-        sandbox = Sandbox(cpu_seconds=self._config.cpu_seconds, memory_mb=self._config.memory_mb)
+        sandbox = self._sandbox()
         sandbox.start(
             SandboxRequest(
                 source=str(lease["source"]),

@@ -26,6 +26,7 @@ message is fixed wording per reason and never contains the circuit source.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -34,6 +35,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -152,11 +154,13 @@ class Sandbox:
         memory_mb: int = 4096,
         wall_seconds: float = 600.0,
         diagnostics: bool = False,
+        prewarm: bool = False,
     ) -> None:
         self._cpu_seconds = cpu_seconds
         self._memory_mb = memory_mb
         self._wall_seconds = wall_seconds
         self._diagnostics = diagnostics
+        self._prewarm = prewarm
         self._request: SandboxRequest | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
@@ -173,8 +177,18 @@ class Sandbox:
         """The child's process id (and process group id), once started."""
         return None if self._process is None else self._process.pid
 
+    def spawn(self) -> None:
+        """Start the child ahead of its job, so it is ready when the job arrives.
+
+        With *prewarm*, the child loads the simulators while it waits; the
+        job then pays no interpreter or import start-up. The wall-clock limit
+        only starts counting when `start` hands the job over.
+        """
+        if self._process is None:
+            self._launch()
+
     def start(self, request: SandboxRequest) -> None:
-        """Start the child and hand it *request*; returns at once."""
+        """Start the child (unless `spawn` did) and hand it *request*; returns at once."""
         self._request = request
         self._spawn(request.to_json())
 
@@ -222,10 +236,22 @@ class Sandbox:
         return {str(key): value for key, value in diagnostics.items()}
 
     def _spawn(self, payload: bytes) -> None:
-        if self._process is not None:
+        if self._pump is not None:
             raise RuntimeError("a sandbox runs exactly one child")
+        if self._process is None:
+            self._launch()
+        assert self._process is not None
+        self._watchdog = threading.Timer(self._wall_seconds, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        self._pump = threading.Thread(
+            target=self._exchange, args=(self._process, payload), daemon=True
+        )
+        self._pump.start()
+
+    def _launch(self) -> None:
         self._process = subprocess.Popen(
-            _CHILD,
+            [*_CHILD, "--prewarm"] if self._prewarm else _CHILD,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -235,15 +261,8 @@ class Sandbox:
             close_fds=True,
             preexec_fn=partial(_apply_limits, self._cpu_seconds, self._memory_mb),
         )
-        self._watchdog = threading.Timer(self._wall_seconds, self._expire)
-        self._watchdog.daemon = True
-        self._watchdog.start()
         self._stderr = threading.Thread(target=self._drain, args=(self._process,), daemon=True)
         self._stderr.start()
-        self._pump = threading.Thread(
-            target=self._exchange, args=(self._process, payload), daemon=True
-        )
-        self._pump.start()
 
     def _exchange(self, process: subprocess.Popen[bytes], payload: bytes) -> None:
         # Runs on its own thread: writing and reading the pipes here means a
@@ -357,8 +376,27 @@ def run_in_sandbox(
         raise SandboxError.because(SandboxFailure.WALL_TIMEOUT, wall_seconds=wall_seconds) from None
 
 
+def _load_prctl() -> Callable[[int, int], int] | None:
+    try:
+        prctl: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the child outlives a killed worker
+        return None
+    return prctl
+
+
+#: Resolved once, before any fork: the child may only make system calls.
+_PRCTL: Final = _load_prctl()
+_PR_SET_PDEATHSIG: Final = 1
+
+
 def _apply_limits(cpu_seconds: int, memory_mb: int) -> None:
-    """Runs in the forked child before exec: only system calls, no imports, no threads."""
+    """Runs in the forked child before exec: only system calls, no imports, no threads.
+
+    The child is also told to die with its worker, so a worker killed
+    mid-job never leaves a simulation running unsupervised.
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
     _cap(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
     _cap(resource.RLIMIT_AS, memory_mb << 20, memory_mb << 20)
     _cap(resource.RLIMIT_CORE, 0, 0)

@@ -5,7 +5,12 @@ A worker never sees more than the one job it leased.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+import asyncio
+import time
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Query, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from qplane.api.deps import PlatformDep, WorkerDep
 from qplane.api.schemas import (
@@ -17,9 +22,33 @@ from qplane.api.schemas import (
     TokenResponse,
     WorkerTokenRequest,
 )
-from qplane.bootstrap import INTERNAL_TOKEN_PATH
+from qplane.bootstrap import INTERNAL_TOKEN_PATH, Platform
+from qplane.broker.dispatch import LeaseGrant
+from qplane.domain.workers import WorkerRecord
 
 router = APIRouter(tags=["internal"])
+_RECHECK_S: Final = 1.0
+_WATCH_S: Final = 0.01
+
+
+async def _lease_within(
+    qp: Platform, worker: WorkerRecord, backends: list[str], wait_s: float
+) -> LeaseGrant | None:
+    """Try to lease now; while none is due, wait for the work signal (or a second) and retry.
+
+    The wait costs no database round trips: the loop only watches an
+    in-memory counter between attempts.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        seen = qp.dispatch.signal.generation
+        grant = await run_in_threadpool(qp.dispatch.lease, worker, backends)
+        now = time.monotonic()
+        if grant is not None or now >= deadline:
+            return grant
+        recheck = min(deadline, now + _RECHECK_S)
+        while qp.dispatch.signal.generation == seen and time.monotonic() < recheck:
+            await asyncio.sleep(_WATCH_S)
 
 
 @router.post(INTERNAL_TOKEN_PATH)
@@ -29,8 +58,14 @@ def worker_token(body: WorkerTokenRequest, qp: PlatformDep) -> TokenResponse:
 
 
 @router.post("/internal/v1/leases", response_model=None)
-def lease(body: LeaseRequest, worker: WorkerDep, qp: PlatformDep) -> LeaseOut | Response:
-    grant = qp.dispatch.lease(worker, body.backends)
+async def lease(
+    body: LeaseRequest,
+    worker: WorkerDep,
+    qp: PlatformDep,
+    wait: Annotated[float, Query(ge=0, le=30, description="Long-poll up to this many s")] = 0,
+) -> LeaseOut | Response:
+    """Lease the next job, waiting up to *wait* seconds for one (204 when none came)."""
+    grant = await _lease_within(qp, worker, body.backends, wait)
     if grant is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     job = grant.job
