@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -26,6 +28,7 @@ from qplane.api.app import create_app
 from qplane.bootstrap import Platform, build_platform
 from qplane.config import Settings
 from qplane.identity.workload import WorkerKey
+from qplane.worker.lifetime import die_with_parent
 
 _log = logging.getLogger("qplane.embedded")
 _START_TIMEOUT_S: Final = 30.0
@@ -159,7 +162,15 @@ def spawn_worker(
         "--heartbeat",
         str(max(settings.lease_ttl_s / 3, 0.2)),
     ]
-    return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+    # Its own process group (a terminal's Ctrl-C is for `qplane up`, which stops
+    # workers in order), and it dies with the control plane that started it.
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        process_group=0,
+        preexec_fn=partial(die_with_parent, signal.SIGTERM),
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -17,8 +16,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def printable(text: str) -> str:
+    """One line with control characters escaped: server text never drives the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    typer.secho(f"error: {printable(message)}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
 
 
@@ -38,7 +42,6 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
         except httpx.HTTPError as exc:
             raise fail(f"cannot reach the control plane ({type(exc).__name__})", 3) from None
         except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
+            raise fail(str(exc), 1) from None
 
     return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from qplane.cli import client_commands, demo, server_commands
+from qplane.cli.errors import printable
 
 app = typer.Typer(
     name="qplane",
@@ -19,4 +20,18 @@ demo.register(app)
 
 
 def main() -> None:
-    app()
+    """Run the CLI; a usage mistake is reported in one line, like every other error."""
+    try:
+        # Outside standalone mode click hands back an Exit's code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            raise SystemExit(code)
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.TyperException as exc:  # usage errors: missing option, unknown command
+        formatter = getattr(exc, "format_message", None)
+        message = formatter() if callable(formatter) else str(exc)
+        typer.secho(f"error: {printable(str(message))}", fg=typer.colors.RED, err=True)
+        raise SystemExit(int(getattr(exc, "exit_code", 2))) from None

@@ -26,7 +26,6 @@ message is fixed wording per reason and never contains the circuit source.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import re
@@ -35,7 +34,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -44,6 +42,7 @@ from typing import Final
 from qplane.backends.base import BackendError, RunResult
 from qplane.domain.errors import ValidationFailed
 from qplane.domain.jobs import SourceFormat
+from qplane.worker.lifetime import die_with_parent
 
 _CHILD: Final = (sys.executable, "-I", "-B", "-m", "qplane.worker._child")
 #: File descriptors the child may hold: its pipes and libraries being loaded.
@@ -376,27 +375,13 @@ def run_in_sandbox(
         raise SandboxError.because(SandboxFailure.WALL_TIMEOUT, wall_seconds=wall_seconds) from None
 
 
-def _load_prctl() -> Callable[[int, int], int] | None:
-    try:
-        prctl: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux: the child outlives a killed worker
-        return None
-    return prctl
-
-
-#: Resolved once, before any fork: the child may only make system calls.
-_PRCTL: Final = _load_prctl()
-_PR_SET_PDEATHSIG: Final = 1
-
-
 def _apply_limits(cpu_seconds: int, memory_mb: int) -> None:
     """Runs in the forked child before exec: only system calls, no imports, no threads.
 
     The child is also told to die with its worker, so a worker killed
     mid-job never leaves a simulation running unsupervised.
     """
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent(signal.SIGKILL)
     _cap(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
     _cap(resource.RLIMIT_AS, memory_mb << 20, memory_mb << 20)
     _cap(resource.RLIMIT_CORE, 0, 0)
