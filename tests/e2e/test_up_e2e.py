@@ -80,7 +80,7 @@ def test_up_prints_a_working_login_once_and_stops_cleanly(tmp_path: Path) -> Non
 
 
 def test_workers_do_not_outlive_a_killed_control_plane(tmp_path: Path) -> None:
-    proc, url, _ = _start_up(tmp_path / "data")
+    proc, _, _ = _start_up(tmp_path / "data")
     workers = _children_of(proc.pid)
     assert workers
     proc.kill()
