@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -51,12 +52,16 @@ class JobService:
         keys: KeyProvider,
         max_payload_bytes: int,
         signal: WorkSignal | None = None,
+        validation_slots: int = 2,
     ) -> None:
         self._uow = uow_factory
         self._catalogue = catalogue
         self._keys = keys
         self._max_payload = max_payload_bytes
         self._signal = signal or WorkSignal()
+        # Parsing is CPU-bound and holds the GIL: bound how many requests do it
+        # at once, so a burst of large circuits cannot starve the rest of the API.
+        self._validating = threading.BoundedSemaphore(validation_slots)
 
     def submit(self, actor: Actor, request: SubmitRequest) -> Job:
         """Record a job and validate it; an invalid job is kept as *rejected*, then refused.
@@ -71,9 +76,10 @@ class JobService:
         failure: ValidationFailed | None = None
         try:
             info = self._catalogue.get(request.backend).info
-            _, summary = validate_submission(
-                request.source, request.source_format, request.shots, info, self._max_payload
-            )
+            with self._validating:
+                _, summary = validate_submission(
+                    request.source, request.source_format, request.shots, info, self._max_payload
+                )
             job = replace(job, qubits=summary.qubits, depth=summary.depth)
         except ValidationFailed as exc:
             failure = exc
