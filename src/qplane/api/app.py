@@ -14,7 +14,19 @@ from fastapi.responses import JSONResponse
 
 from qplane import __version__
 from qplane.api import problems
-from qplane.api.routes import admin, audit, internal, jobs, public
+from qplane.api.routes import (
+    admin,
+    audit,
+    device,
+    internal,
+    jobs,
+    mfa,
+    oidc,
+    public,
+    saml,
+    sessions,
+    workload,
+)
 from qplane.bootstrap import Platform
 from qplane.broker.auditing import audit as record_audit
 from qplane.domain.audit import Outcome
@@ -87,8 +99,9 @@ def create_app(platform: Platform, *, run_sweeper: bool = True) -> FastAPI:
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    for router in (public.router, admin.router, jobs.router, audit.router, internal.router):
-        app.include_router(router)
+    routers = (public, admin, jobs, audit, internal, sessions, oidc, saml, mfa, device, workload)
+    for module in routers:
+        app.include_router(module.router)
     return app
 
 

@@ -221,3 +221,14 @@ class SchedulerStateRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     cursor_tenant_id: Mapped[str | None] = mapped_column(ID)
+
+
+# Tables of later capabilities live in modules of their own; importing them
+# here registers them on `Base.metadata` (migrations and tests compare against it).
+from qplane.store import (  # noqa: E402, F401
+    models_mfa_device,
+    models_oidc,
+    models_saml,
+    models_sessions,
+    models_workload,
+)

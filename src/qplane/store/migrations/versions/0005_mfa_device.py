@@ -1,0 +1,23 @@
+"""MFA (TOTP, recovery codes) and the device authorization grant.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Tables are added by the change that introduces this capability."""
+
+
+def downgrade() -> None:
+    """Nothing to undo until tables are added."""

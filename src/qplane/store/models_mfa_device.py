@@ -1,0 +1,3 @@
+"""Tables for mFA (TOTP, recovery codes) and the device authorization grant."""
+
+from __future__ import annotations

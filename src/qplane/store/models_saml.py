@@ -1,0 +1,3 @@
+"""Tables for sAML 2.0 single sign-on: per-tenant SAML identity providers, replay protection."""
+
+from __future__ import annotations
