@@ -33,7 +33,8 @@ def test_upgrade_brings_an_empty_database_to_head(database_url: str) -> None:
     try:
         assert db.current_revision() is None
         db.upgrade()
-        assert db.current_revision() == db.head_revision() == "0001"
+        assert db.current_revision() == db.head_revision()
+        assert db.head_revision() is not None
     finally:
         db.dispose()
 
