@@ -24,6 +24,7 @@ from pathlib import Path
 
 from qplane.backends.catalogue import default_catalogue
 from qplane.broker.validation import parse_circuit
+from qplane.cli.login_flows import enrol_totp_unattended
 from qplane.config import Settings
 from qplane.domain.jobs import SourceFormat
 from qplane.embedded import EmbeddedPlatform
@@ -111,6 +112,7 @@ def main() -> None:
             embedded.ensure_operator(*OPERATOR)
             with QplaneClient(embedded.url) as operator:
                 operator.login(*OPERATOR)
+                enrol_totp_unattended(operator)  # operator changes need a recent MFA
                 first, project = tenant(operator, embedded.url, "latency")
                 sequential_latency(first, project, 5)  # warm-up
                 latency = sequential_latency(first, project, args.jobs)

@@ -19,13 +19,28 @@ from qplane.broker.tenancy import TenancyService
 from qplane.broker.workers import WorkerRegistry
 from qplane.config import Settings
 from qplane.crypto.keyring import LocalKeyring
+from qplane.identity.api_keys import ApiKeyService
 from qplane.identity.authenticate import Authenticator
+from qplane.identity.device import DeviceGrantService
+from qplane.identity.dpop import DPoPVerifier
+from qplane.identity.federation import FederationService
+from qplane.identity.federation_jwks import IssuerKeys
 from qplane.identity.login import LoginService
+from qplane.identity.mfa import MfaService
+from qplane.identity.mfa_login import MfaLogin
+from qplane.identity.oidc import IssuerDirectory, OidcLoginService, ProviderRegistry
+from qplane.identity.revocation import RevocationService
+from qplane.identity.saml import SamlLoginService, SamlProviderService, ServiceProvider
+from qplane.identity.sessions import SessionService
 from qplane.identity.signing import SigningKeys
-from qplane.identity.tokens import TokenIssuer, TokenVerifier
+from qplane.identity.stepup import STEP_UP_WINDOW
+from qplane.identity.tokens import LEEWAY_S, TokenIssuer, TokenVerifier
 from qplane.store.database import Database
 
 INTERNAL_TOKEN_PATH = "/internal/v1/token"
+DEVICE_VERIFICATION_PATH = "/device"
+#: MFA tokens (password proven, second factor pending) are valid only for this audience.
+MFA_AUDIENCE_SUFFIX = "#mfa"
 
 
 @dataclass
@@ -38,6 +53,17 @@ class Platform:
     verifier: TokenVerifier
     authenticator: Authenticator
     login: LoginService
+    mfa: MfaService
+    mfa_login: MfaLogin
+    device: DeviceGrantService
+    federation: FederationService
+    sessions: SessionService
+    saml_providers: SamlProviderService
+    saml: SamlLoginService
+    oidc_providers: ProviderRegistry
+    oidc: OidcLoginService
+    revocations: RevocationService
+    api_keys: ApiKeyService
     tenancy: TenancyService
     jobs: JobService
     dispatch: DispatchService
@@ -61,6 +87,20 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     work = WorkSignal()
     issuer = TokenIssuer(signing, settings.issuer, settings.token_audience, settings.token_ttl_s)
     verifier = TokenVerifier(signing, settings.issuer, settings.token_audience)
+    dpop = DPoPVerifier(database)
+    sessions = SessionService(database, issuer, settings.refresh_token_ttl_s)
+    STEP_UP_WINDOW.configure(settings.step_up_max_age_s)
+    mfa = MfaService(database, keyring, sessions)
+    mfa_login = MfaLogin(
+        database, mfa, sessions, issuer, verifier, settings.token_audience + MFA_AUDIENCE_SUFFIX
+    )
+    api_keys = ApiKeyService(
+        database,
+        enabled=settings.api_keys_enabled,
+        max_ttl_days=settings.api_key_max_ttl_days,
+    )
+    longest_token_s = max(settings.token_ttl_s, settings.worker_token_ttl_s) + LEEWAY_S
+    saml_sp = ServiceProvider(settings.issuer, settings.key_dir, settings.saml_clock_skew_s)
     return Platform(
         settings=settings,
         database=database,
@@ -68,8 +108,33 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
         signing_keys=signing,
         issuer=issuer,
         verifier=verifier,
-        authenticator=Authenticator(database, verifier),
-        login=LoginService(database, issuer),
+        authenticator=Authenticator(database, verifier, api_keys=api_keys, dpop=dpop),
+        federation=FederationService(
+            database,
+            issuer,
+            IssuerKeys(allow_http_loopback=settings.insecure_federation_http_issuers),
+            dpop,
+            allow_http_loopback=settings.insecure_federation_http_issuers,
+        ),
+        login=LoginService(database, sessions, second_factor=mfa_login),
+        mfa=mfa,
+        mfa_login=mfa_login,
+        device=DeviceGrantService(
+            database,
+            sessions,
+            settings.issuer + DEVICE_VERIFICATION_PATH,
+            ttl_s=settings.device_code_ttl_s,
+            interval_s=settings.device_poll_interval_s,
+        ),
+        sessions=sessions,
+        saml_providers=SamlProviderService(database, saml_sp),
+        saml=SamlLoginService(database, saml_sp, sessions, settings.saml_request_ttl_s),
+        oidc_providers=ProviderRegistry(
+            database, keyring, allow_http=settings.insecure_oidc_http_issuers
+        ),
+        oidc=_oidc_login(settings, database, keyring, sessions),
+        revocations=RevocationService(database, deny_ttl_s=longest_token_s),
+        api_keys=api_keys,
         tenancy=TenancyService(database, keyring),
         jobs=JobService(database, catalogue, keyring, settings.max_payload_bytes, work),
         dispatch=DispatchService(database, keyring, settings.lease_ttl_s, work),
@@ -78,4 +143,23 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
         ),
         sweeper=Sweeper(database, settings.max_attempts, settings.retention_days, work),
         audit=AuditService(database),
+    )
+
+
+def _oidc_login(
+    settings: Settings, database: Database, keyring: LocalKeyring, sessions: SessionService
+) -> OidcLoginService:
+    directory = IssuerDirectory.with_timeout(
+        settings.oidc_http_timeout_s,
+        allow_http=settings.insecure_oidc_http_issuers,
+        metadata_ttl_s=settings.oidc_metadata_ttl_s,
+        min_refresh_s=settings.oidc_jwks_min_refresh_s,
+    )
+    return OidcLoginService(
+        database,
+        keyring,
+        directory,
+        sessions,
+        public_url=settings.issuer,
+        ttl_s=settings.oidc_login_ttl_s,
     )

@@ -26,9 +26,34 @@ class Settings(BaseSettings):
     port: int = 8080
     public_url: str | None = None
 
-    token_ttl_s: int = 900
+    token_ttl_s: int = 600
     token_audience: str = "qplane-api"
     worker_token_ttl_s: int = 300
+
+    #: OpenID Connect SSO. Issuers must be https unless this is set (tests on loopback only).
+    insecure_oidc_http_issuers: bool = False
+    oidc_login_ttl_s: int = 600
+    oidc_jwks_min_refresh_s: float = 30.0
+    oidc_metadata_ttl_s: float = 3600.0
+    oidc_http_timeout_s: float = 5.0
+    refresh_token_ttl_s: int = 12 * 3600
+    #: How long a rotated signing key is published in JWKS before it signs anything.
+    signing_key_publish_ahead_s: int = 900
+    #: Legacy static API keys: off unless an operator turns them on.
+    api_keys_enabled: bool = False
+    api_key_max_ttl_days: int = 90
+    #: Workload identity federation: let trust policies name http://127.0.0.1 issuers (tests only).
+    insecure_federation_http_issuers: bool = False
+
+    #: SAML SSO: how long an AuthnRequest may go unanswered; clock skew allowed on assertions.
+    saml_request_ttl_s: int = 600
+    saml_clock_skew_s: int = 60
+
+    #: Privileged actions need an MFA at most this old (RFC 9470 max_age).
+    step_up_max_age_s: int = 900
+    #: Device authorization grant (RFC 8628) for `qplane login --device`.
+    device_code_ttl_s: int = 600
+    device_poll_interval_s: int = 5
 
     max_payload_bytes: int = 256 * 1024
     default_max_running_jobs: int = 4

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
@@ -65,9 +66,48 @@ def login(client: TestClient, email: str, password: str) -> str:
     return str(response.json()["access_token"])
 
 
+@dataclass
+class TotpEnrolment:
+    """What enrolling a second factor through the API gave the test."""
+
+    secret: str
+    token: str  # the session stepped up by the confirming code (amr has "otp")
+    recovery_codes: list[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def enrol_totp(client: TestClient, token: str) -> TotpEnrolment:
+    """Enrol TOTP for the holder of *token* and confirm it, as an authenticator app would."""
+    headers = {"Authorization": f"Bearer {token}"}
+    started = client.post("/v1/me/mfa/totp", headers=headers)
+    assert started.status_code == 201, started.text
+    secret = started.json()["secret"]
+    confirmed = client.post(
+        "/v1/me/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    body = confirmed.json()
+    return TotpEnrolment(secret, body["access_token"], body["recovery_codes"])
+
+
 @pytest.fixture
-def operator_headers(client: TestClient) -> dict[str, str]:
-    return {"Authorization": f"Bearer {login(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)}"}
+def operator_mfa(client: TestClient) -> TotpEnrolment:
+    """The operator, enrolled in TOTP: operator changes need a recent MFA (step-up)."""
+    return enrol_totp(client, login(client, OPERATOR_EMAIL, OPERATOR_PASSWORD))
+
+
+@pytest.fixture
+def operator_headers(operator_mfa: TotpEnrolment) -> dict[str, str]:
+    return operator_mfa.headers
+
+
+def with_mfa(client: TestClient, tenant: TenantCtx) -> TenantCtx:
+    """*tenant* whose admin enrolled TOTP: its headers satisfy step-up (IdP settings, keys)."""
+    enrolled = enrol_totp(client, tenant.admin_token)
+    return TenantCtx(tenant.tenant_id, tenant.project_id, enrolled.token, tenant.email)
 
 
 def make_tenant(client: TestClient, operator_headers: dict[str, str], name: str) -> TenantCtx:

@@ -103,6 +103,22 @@ class TenantSession:
     admin: Cli
 
 
+def enrol_mfa(cli: Cli) -> str:
+    """Enrol TOTP for the principal logged in as *cli* (through the SDK, as an authenticator
+    app would) and store the stepped-up session it returns; returns the TOTP secret."""
+    from qplane.cli import credentials
+    from qplane.cli.login_flows import enrol_totp_unattended
+    from qplane.sdk import QplaneClient
+
+    path = cli.config_dir / credentials.FILE_NAME
+    stored = credentials.load(path)
+    with QplaneClient(stored.url, stored.token) as client:
+        secret = enrol_totp_unattended(client)
+        assert client.token is not None
+        credentials.save(path, credentials.Credentials(url=stored.url, token=client.token))
+    return secret
+
+
 def make_tenant(name: str, operator: Cli, config_dir: Path, live: LivePlatform) -> TenantSession:
     """Tenant, project and admin made by the operator through the CLI; the admin logged in."""
     created = operator.ok("tenant", "create", name, "--max-running-jobs", "2")

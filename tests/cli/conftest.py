@@ -25,6 +25,7 @@ from tests.cli.cli_harness import (
     Cli,
     LivePlatform,
     TenantSession,
+    enrol_mfa,
     first_id,
     make_tenant,
 )
@@ -57,6 +58,7 @@ def operator(live: LivePlatform, tmp_path_factory: pytest.TempPathFactory) -> Cl
         "login", "--url", live.url, "--email", OPERATOR_EMAIL, "--password-stdin",
         input=OPERATOR_PASSWORD + "\n",
     )  # fmt: skip
+    enrol_mfa(cli)  # operator changes need a recent MFA (step-up)
     return cli
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import text
@@ -18,8 +19,9 @@ def _platform_with_history(data_dir: Path) -> str:
     platform = build_platform(Settings(data_dir=data_dir))
     try:
         operator = Actor(
-            "usr_" + "0" * 32, PrincipalKind.OPERATOR, None, frozenset({Role.OPERATOR})
-        )
+            "usr_" + "0" * 32, PrincipalKind.OPERATOR, None, frozenset({Role.OPERATOR}),
+            amr=("pwd", "otp"), auth_time=int(time.time()),  # operator changes need recent MFA
+        )  # fmt: skip
         tenant = platform.tenancy.create_tenant(operator, "acme", 2)
         platform.tenancy.create_project(operator, tenant.id, "main")
         platform.tenancy.create_project(operator, tenant.id, "lab")

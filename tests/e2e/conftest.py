@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from qplane.cli.login_flows import enrol_totp_unattended
 from qplane.config import Settings
 from qplane.embedded import EmbeddedPlatform
 from qplane.sdk import QplaneClient
@@ -42,8 +43,10 @@ def start_platform(tmp_path: Path, database_url: str) -> Iterator[Starter]:
 
 
 def operator_client(embedded: EmbeddedPlatform) -> QplaneClient:
+    """The operator, enrolled in TOTP and holding a fresh MFA session (step-up)."""
     client = QplaneClient(embedded.url)
     client.login(OPERATOR_EMAIL, OPERATOR_PASSWORD)
+    enrol_totp_unattended(client)
     return client
 
 

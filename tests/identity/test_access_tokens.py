@@ -67,6 +67,9 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         "iat": NOW,
         "nbf": NOW,
         "exp": NOW + 300,
+        "amr": ["pwd"],
+        "acr": "urn:qplane:acr:pwd",
+        "auth_time": NOW,
     }
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not ...}
@@ -107,6 +110,9 @@ def test_issued_token_verifies_to_the_same_claims(
         exp=NOW + 900,
         iss=ISSUER,
         aud=AUDIENCE,
+        amr=("pwd",),
+        acr="urn:qplane:acr:pwd",
+        auth_time=NOW,
     )
     header = _jose.peek_header(token)
     assert header == {"alg": "EdDSA", "typ": "at+jwt", "kid": keys.current.kid}

@@ -31,6 +31,9 @@ from qplane.bootstrap import Platform
 from qplane.broker.auditing import audit as record_audit
 from qplane.domain.audit import Outcome
 from qplane.domain.errors import Forbidden, QplaneError, Unauthenticated
+from qplane.identity.device import OAuthError
+from qplane.identity.mfa_login import MfaRequired
+from qplane.identity.stepup import StepUpRequired
 
 _log = logging.getLogger("qplane.api")
 _REQUEST_ID_HEADER: Final = "X-Request-ID"
@@ -68,6 +71,9 @@ def create_app(platform: Platform, *, run_sweeper: bool = True) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(Unauthenticated, _denied)
     app.add_exception_handler(Forbidden, _denied)
+    app.add_exception_handler(StepUpRequired, _denied_with_extensions)
+    app.add_exception_handler(MfaRequired, _mfa_required)
+    app.add_exception_handler(OAuthError, _oauth_error)
     body_limit = platform.settings.max_payload_bytes * 4 + 64 * 1024
 
     @app.middleware("http")
@@ -132,8 +138,44 @@ def _denied(request: Request, exc: Exception) -> JSONResponse:
         exc.detail,
         request,
         None,
-        {"WWW-Authenticate": 'Bearer realm="qplane"'} if exc.status == 401 else None,
+        _challenge(exc) if exc.status == 401 else None,
     )
+
+
+def _challenge(exc: QplaneError) -> dict[str, str]:
+    """The 401 challenge: an error may name its own (DPoP's, RFC 9449 §7.1), else Bearer."""
+    challenge = getattr(exc, "www_authenticate", None)
+    bearer = 'Bearer realm="qplane"'
+    return {"WWW-Authenticate": challenge if isinstance(challenge, str) else bearer}
+
+
+def _denied_with_extensions(request: Request, exc: Exception) -> JSONResponse:
+    """A refusal audited like any other whose body also says how to satisfy it.
+
+    Step-up (RFC 9470): the challenge header plus ``acr_values``/``max_age``
+    in the problem body, for clients that read only the body.
+    """
+    assert isinstance(exc, QplaneError)
+    audited = _denied(request, exc)
+    extensions = {key: value for key, value in exc.extensions.items() if key != "mfa_token"}
+    return problems.problem_response(
+        audited.status_code, exc.slug, exc.title, exc.detail, request, extensions, _challenge(exc)
+    )
+
+
+def _mfa_required(request: Request, exc: Exception) -> JSONResponse:
+    """The password was right (already audited): hand out the MFA token for the second step."""
+    assert isinstance(exc, MfaRequired)
+    return problems.problem_response(
+        401, exc.slug, exc.title, exc.detail, request, dict(exc.extensions), _challenge(exc)
+    )
+
+
+def _oauth_error(request: Request, exc: Exception) -> JSONResponse:
+    """RFC 6749 section 5.2 errors (device grant polling): ``error`` and a description."""
+    assert isinstance(exc, OAuthError)
+    status = 401 if exc.error == "invalid_client" else 400
+    return JSONResponse({"error": exc.error, "error_description": exc.detail}, status_code=status)
 
 
 def _sweep_forever(platform: Platform, stop: threading.Event) -> None:

@@ -11,6 +11,7 @@ from qplane.bootstrap import Platform
 from qplane.broker.workers import WORKER_AUDIENCE
 from qplane.domain.errors import Unauthenticated
 from qplane.domain.workers import WorkerRecord
+from qplane.identity.dpop import DPoPContext, InvalidDPoP
 from qplane.policy.actor import Actor
 
 _bearer = HTTPBearer(auto_error=False, description="A qplane access token")
@@ -31,12 +32,40 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def current_actor(request: Request, credentials: Credentials, qp: PlatformDep) -> Actor:
-    """The authenticated tenant principal or operator behind this request."""
+def _authorization(request: Request) -> tuple[str, str]:
+    """(scheme, token) of the Authorization header: ``Bearer`` or ``DPoP`` (RFC 9449)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() not in ("bearer", "dpop") or not token.strip():
+        raise Unauthenticated("a bearer token is required")
+    return scheme, token.strip()
+
+
+def request_url(request: Request, qp: Platform) -> str:
+    """The URL the client addressed (public URL when configured), as DPoP ``htu`` names it."""
+    base = qp.settings.public_url or str(request.base_url)
+    return base.rstrip("/") + request.url.path
+
+
+def _dpop_header(request: Request) -> str | None:
+    proofs = request.headers.getlist("dpop")
+    if len(proofs) > 1:
+        raise InvalidDPoP("more than one DPoP header")
+    return proofs[0] if proofs else None
+
+
+def current_actor(request: Request, _: Credentials, qp: PlatformDep) -> Actor:
+    """The authenticated tenant principal or operator behind this request.
+
+    This is the one auth path: DPoP-bound tokens are checked here too (scheme
+    ``DPoP``, a proof for this method and URL, by the token's key).
+    """
+    scheme, token = _authorization(request)
+    context = DPoPContext(scheme, _dpop_header(request), request.method, request_url(request, qp))
     actor = qp.authenticator.actor_for(
-        _token(credentials),
+        token,
         request_id=request.state.request_id,
         source_ip=request.client.host if request.client else None,
+        dpop=context,
     )
     request.state.actor = actor
     return actor
@@ -48,5 +77,18 @@ def current_worker(credentials: Credentials, qp: PlatformDep) -> WorkerRecord:
     return qp.workers.resolve(claims)
 
 
+def dpop_key(request: Request, qp: PlatformDep) -> str | None:
+    """The ``jkt`` to bind a token being issued to, from a valid DPoP header; None without one.
+
+    For issuing endpoints (login, refresh, token exchange): a present but
+    invalid proof is refused, never ignored.
+    """
+    proof = _dpop_header(request)
+    if proof is None:
+        return None
+    return qp.authenticator.dpop.verify(proof, request.method, request_url(request, qp))
+
+
 ActorDep = Annotated[Actor, Depends(current_actor)]
+DPoPKeyDep = Annotated[str | None, Depends(dpop_key)]
 WorkerDep = Annotated[WorkerRecord, Depends(current_worker)]

@@ -25,6 +25,7 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
+    refresh_token: str | None = None
 
 
 class TenantCreate(Strict):

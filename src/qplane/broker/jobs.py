@@ -23,6 +23,7 @@ from qplane.domain.jobs import CANCELLABLE, Job, JobState, SourceFormat, Transit
 from qplane.domain.ports import Page, UnitOfWork, UnitOfWorkFactory
 from qplane.policy.actor import Actor
 from qplane.policy.decisions import Action, authorize
+from qplane.policy.scope import require_project
 
 CIRCUIT: Final = "circuit"
 RESULT: Final = "result"
@@ -70,6 +71,7 @@ class JobService:
         the rejection has been committed, so nothing a tenant sent is lost.
         """
         authorize(actor, Action.JOB_SUBMIT, actor.tenant_id)
+        require_project(actor, request.project_id)
         tenant_id = _tenant_of(actor)
         _check_tags(request.tags)
         job = self._new_job(actor, tenant_id, request)
@@ -110,7 +112,9 @@ class JobService:
     def get(self, actor: Actor, job_id: str) -> Job:
         authorize(actor, Action.JOB_READ, actor.tenant_id)
         with self._uow() as uow:
-            return uow.jobs.get(_tenant_of(actor), job_id)
+            job = uow.jobs.get(_tenant_of(actor), job_id)
+        require_project(actor, job.project_id, "job not found")
+        return job
 
     def page(
         self,
@@ -122,6 +126,7 @@ class JobService:
     ) -> Page[Job]:
         authorize(actor, Action.JOB_READ, actor.tenant_id)
         tenant_id = _tenant_of(actor)
+        require_project(actor, project_id)
         with self._uow() as uow:
             uow.projects.get(tenant_id, project_id)
             return uow.jobs.page(tenant_id, project_id, states, limit, cursor)
@@ -131,6 +136,7 @@ class JobService:
         authorize(actor, Action.JOB_CANCEL, actor.tenant_id)
         with self._uow() as uow:
             job = uow.jobs.get_for_update(_tenant_of(actor), job_id)
+            require_project(actor, job.project_id, "job not found")
             if job.state not in CANCELLABLE:
                 raise Conflict(f"job is already {job.state.value}", state=job.state.value)
             job = move(uow, job, JobState.CANCELLED, actor, "cancelled by request")
@@ -143,6 +149,7 @@ class JobService:
         authorize(actor, Action.RESULT_READ, actor.tenant_id)
         with self._uow() as uow:
             job = uow.jobs.get(_tenant_of(actor), job_id)
+            require_project(actor, job.project_id, "job not found")
             if job.state not in _HAS_RESULT:
                 raise Conflict(f"job has no result: it is {job.state.value}", state=job.state.value)
             sealed = uow.artifacts.get(job.tenant_id, job.id, RESULT)

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from qplane.cli import credentials, job_commands, render
+from qplane.cli import credentials, job_commands, login_flows, render
 from qplane.cli.errors import fail, one_line_errors
 from qplane.cli.server_commands import audit_app, worker_app
 from qplane.cli.session import UrlOption, console, credentials_file, open_client, tenant_of
@@ -64,20 +64,41 @@ def read_public_jwk(path: Path) -> str:
 @one_line_errors
 def login(
     url: Annotated[str, typer.Option("--url", envvar="QPLANE_URL", help="Control-plane URL.")],
-    email: Annotated[str, typer.Option("--email", help="Your account's email.")],
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="Log in with this account's password (else: device)."),
+    ] = None,
     password_stdin: PasswordStdin = False,
+    device: Annotated[
+        bool, typer.Option("--device", help="Approve this login from another logged-in device.")
+    ] = False,
     insecure_http: Annotated[
         bool, typer.Option("--insecure-http", help="Allow plain http to a non-loopback host.")
     ] = False,
 ) -> None:
-    """Log in and store the session (0600) for later commands; prints who you are."""
+    """Log in and store the session (0600) for later commands; prints who you are.
+
+    Without --email (or with --device) this uses the device authorization grant:
+    approve the printed code from a session elsewhere; no password is typed here.
+    With --email, an MFA account is asked for its code (--password-stdin: next line).
+    """
     url = credentials.check_login_url(url, allow_insecure_http=insecure_http)
-    password = read_password(password_stdin)
-    with QplaneClient(url) as client:
-        token = client.login(email, password)
-        me = client.whoami()
-    credentials.save(credentials_file(), credentials.Credentials(url=url, token=token))
-    console().print(Text.assemble("logged in to ", url, " as ", (email, "bold")))
+    if device or email is None:
+        if password_stdin:
+            raise ValueError("--password-stdin needs --email (device login uses no password)")
+        with QplaneClient(url) as client:
+            body = login_flows.device_login(client, login_flows.show_device_code)
+            me = client.whoami()
+    else:
+        password = read_password(password_stdin)
+        with QplaneClient(url) as client:
+            body = login_flows.password_login(
+                client, email, password, lambda: login_flows.read_code(password_stdin)
+            )
+            me = client.whoami()
+    login_flows.store_session(url, body)
+    who = str(email or me.get("id"))
+    console().print(Text.assemble("logged in to ", url, " as ", (who, "bold")))
     console().print(_identity(me))
 
 
@@ -226,6 +247,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(project_app, name="project")
     app.add_typer(user_app, name="user")
     job_commands.register(app)
+    login_flows.register(app)
 
 
 def _identity(me: dict[str, object]) -> Table:

@@ -33,10 +33,11 @@ class CredentialsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """A control-plane URL and the token issued by it. ``repr`` hides the token."""
+    """A control-plane URL and the tokens issued by it. ``repr`` hides the tokens."""
 
     url: str
     token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
@@ -61,7 +62,10 @@ def save(path: Path, credentials: Credentials) -> None:
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    body = json.dumps({"url": credentials.url, "token": credentials.token}, indent=2)
+    fields = {"url": credentials.url, "token": credentials.token}
+    if credentials.refresh_token:
+        fields["refresh_token"] = credentials.refresh_token
+    body = json.dumps(fields, indent=2)
     fd, tmp_name = tempfile.mkstemp(prefix=".credentials-", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -99,7 +103,12 @@ def load(path: Path) -> Credentials:
         isinstance(data.get(key), str) and data[key] for key in ("url", "token")
     ):
         raise CredentialsError(f"{path} lacks url or token; run `qplane login` again")
-    return Credentials(url=str(data["url"]), token=str(data["token"]))
+    refresh = data.get("refresh_token")
+    return Credentials(
+        url=str(data["url"]),
+        token=str(data["token"]),
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+    )
 
 
 def remove(path: Path) -> bool:

@@ -27,6 +27,7 @@ from rich.table import Table
 from qplane.audit.verify import ChainReport
 from qplane.cli import isolation, render
 from qplane.cli.errors import fail, one_line_errors
+from qplane.cli.login_flows import enrol_totp_unattended
 from qplane.cli.session import console
 from qplane.config import Settings
 from qplane.embedded import EmbeddedPlatform
@@ -122,6 +123,7 @@ def _run(embedded: EmbeddedPlatform, timeout: float) -> None:
     console().print(f"qplane is up at {embedded.url}\n")
     with QplaneClient(embedded.url) as operator:
         operator.login(OPERATOR_EMAIL, password)
+        enrol_totp_unattended(operator)  # operator changes need a recent MFA (step-up)
         tenants = [_set_up_tenant(operator, embedded.url, name) for name in TENANTS]
     try:
         for tenant in tenants:

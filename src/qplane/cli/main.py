@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from qplane.cli import client_commands, demo, server_commands
+from qplane.cli import (
+    client_commands,
+    demo,
+    server_commands,
+    session_commands,
+    sso_commands,
+    workload_commands,
+)
 from qplane.cli.errors import printable
 
 app = typer.Typer(
@@ -17,6 +24,9 @@ app = typer.Typer(
 server_commands.register(app)
 client_commands.register(app)
 demo.register(app)
+session_commands.register(app)
+sso_commands.register(app)
+workload_commands.register(app)
 
 
 def main() -> None:

@@ -77,6 +77,7 @@ def up(
             _console.print(f"  email:    {operator_email}\n  password: {password}")
             _console.print(
                 f"  log in:   qplane login --url {embedded.url} --email {operator_email}\n"
+                "  then:     qplane mfa enrol   (operator changes need a recent second factor)\n"
             )
         _console.print("Press Ctrl-C to stop.")
         _wait_for_signal()

@@ -18,6 +18,7 @@ from rich.console import Console
 from qplane.cli import credentials
 from qplane.domain.ids import PROJECT, TENANT, is_well_formed
 from qplane.sdk.client import QplaneClient
+from qplane.sdk.dpop import DPoPKey
 from qplane.sdk.errors import QplaneAPIError
 
 #: Width when stdout is not a terminal (a pipe, a file, a test): wide enough that no id is cut.
@@ -53,7 +54,21 @@ def credentials_file() -> Path:
 def open_client(url: str | None) -> QplaneClient:
     """A client for the stored session (or QPLANE_TOKEN); raises `CredentialsError` if none."""
     session = credentials.resolve(credentials_file(), url, os.environ)
-    return QplaneClient(session.url, session.token)
+    client = QplaneClient(session.url, session.token, dpop_key=_dpop_key())
+    client.on_step_up = _step_up  # RFC 9470: ask for a second factor, then retry once
+    return client
+
+
+def _dpop_key() -> DPoPKey | None:
+    """``QPLANE_DPOP_KEY``'s key: a DPoP-bound session signs a proof per request with it."""
+    path = os.environ.get("QPLANE_DPOP_KEY")
+    return DPoPKey.load_or_create(Path(path)) if path else None
+
+
+def _step_up(client: QplaneClient, error: QplaneAPIError) -> bool:
+    from qplane.cli.login_flows import prompt_step_up  # login_flows imports this module
+
+    return prompt_step_up(client, error)
 
 
 def tenant_of(client: QplaneClient, tenant: str | None) -> str:

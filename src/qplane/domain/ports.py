@@ -16,8 +16,13 @@ from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from qplane.domain.audit import AuditEntry, Outcome
+from qplane.domain.federation import TrustPolicy
 from qplane.domain.jobs import Job, JobState
-from qplane.domain.tenancy import Principal, Project, Tenant
+from qplane.domain.mfa import DeviceAuthorization, TotpCredential
+from qplane.domain.oidc import IdentityProvider, LinkedIdentity, LoginFlow
+from qplane.domain.saml import SamlIdentity, SamlLoginRequest, SamlProvider
+from qplane.domain.sessions import ApiKey, RefreshToken, RevocationScope
+from qplane.domain.tenancy import Principal, Project, Role, Tenant
 from qplane.domain.workers import JobLease, WorkerRecord
 
 T = TypeVar("T")
@@ -173,6 +178,183 @@ class SchedulerStateRepository(Protocol):
     def set_cursor(self, tenant_id: str) -> None: ...
 
 
+class RefreshTokenRepository(Protocol):
+    """Refresh tokens by digest; the token itself is never stored."""
+
+    def add(self, token: RefreshToken) -> None: ...
+    def by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
+        """Login path: the token with this digest, locked so a rotation happens once."""
+        ...
+
+    def mark_rotated(self, token_id: str, at: datetime) -> None: ...
+    def revoke_family(self, family_id: str, at: datetime) -> int: ...
+    def revoke_for_principal(
+        self, tenant_id: str | None, principal_id: str, at: datetime
+    ) -> int: ...
+    def revoke_for_tenant(self, tenant_id: str, at: datetime) -> int: ...
+
+
+class RevocationRepository(Protocol):
+    """Not-valid-before watermarks and the jti deny-list."""
+
+    def raise_watermark(self, scope: RevocationScope, subject_id: str, not_before: int) -> None:
+        """Set the watermark to *not_before* unless it is already later (never lowers it)."""
+        ...
+
+    def not_before(self, tenant_id: str | None, principal_id: str) -> int | None:
+        """The later of the principal's and its tenant's watermarks, if any."""
+        ...
+
+    def deny(self, jti: str, owner: str, expires_at: datetime) -> None: ...
+    def is_denied(self, jti: str, tenant_id: str | None) -> bool:
+        """Whether *jti* is deny-listed by the platform or by the token's own tenant."""
+        ...
+
+    def purge_expired(self, now: datetime) -> int: ...
+    def find_principal(self, principal_id: str) -> Principal | None:
+        """Operator path only (unscoped): the principal a platform revocation names."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+    def by_id(self, key_id: str) -> ApiKey | None:
+        """Authentication path only (unscoped): the caller compares the secret."""
+        ...
+
+    def for_tenant(self, tenant_id: str) -> list[ApiKey]: ...
+    def revoke(self, tenant_id: str, key_id: str, at: datetime) -> None:
+        """Raises `NotFound` for a missing key and for another tenant's."""
+        ...
+
+    def touch(self, key_id: str, at: datetime) -> None: ...
+
+
+class TrustPolicyRepository(Protocol):
+    """Workload identity federation trust policies (see `qplane.domain.federation`)."""
+
+    def add(self, policy: TrustPolicy) -> None: ...
+    def get(self, tenant_id: str, policy_id: str) -> TrustPolicy: ...
+    def for_project(self, tenant_id: str, project_id: str) -> list[TrustPolicy]: ...
+    def for_exchange(self, project_id: str, issuer: str) -> list[TrustPolicy]:
+        """Token-exchange path only: a project's policies for one issuer, oldest first."""
+        ...
+
+    def for_principal(self, tenant_id: str, principal_id: str) -> TrustPolicy | None: ...
+    def delete(self, tenant_id: str, policy_id: str) -> TrustPolicy:
+        """Remove the policy and disable its service principal."""
+        ...
+
+
+class SeenTokenIdRepository(Protocol):
+    """Ids of external tokens and DPoP proofs already accepted, shared by every server."""
+
+    def first_use(self, namespace: str, token_id: str, expires_at: datetime, now: datetime) -> bool:
+        """True the first time *token_id* is seen in *namespace* (until *expires_at*)."""
+        ...
+
+
+class OidcProviderRepository(Protocol):
+    """A tenant's OpenID providers; the client secret goes in and out only sealed."""
+
+    def add(self, provider: IdentityProvider, secret: SealedArtifact) -> None: ...
+    def get(self, tenant_id: str, provider_id: str) -> IdentityProvider: ...
+    def by_name(self, tenant_id: str, name: str) -> IdentityProvider | None: ...
+    def for_tenant(self, tenant_id: str) -> list[IdentityProvider]: ...
+    def update(self, provider: IdentityProvider, secret: SealedArtifact | None) -> None: ...
+    def delete(self, tenant_id: str, provider_id: str) -> None: ...
+    def sealed_secret(self, tenant_id: str, provider_id: str) -> SealedArtifact: ...
+
+
+class OidcLoginFlowRepository(Protocol):
+    def add(self, flow: LoginFlow) -> None: ...
+    def take(self, state_hash: str) -> LoginFlow | None:
+        """Remove and return the flow (single use), or None when there is none."""
+        ...
+
+    def purge_expired(self, now: datetime) -> int: ...
+
+
+class OidcIdentityRepository(Protocol):
+    def by_subject(self, tenant_id: str, issuer: str, subject: str) -> LinkedIdentity | None: ...
+    def add(self, identity: LinkedIdentity) -> None: ...
+    def record_login(self, identity: LinkedIdentity, roles: frozenset[str]) -> None:
+        """Store the login's email, projects and time, and set the principal's roles."""
+        ...
+
+
+class SamlProviderRepository(Protocol):
+    """A tenant's SAML identity providers (see `qplane.domain.saml`)."""
+
+    def add(self, provider: SamlProvider) -> None: ...
+    def get(self, tenant_id: str, provider_id: str) -> SamlProvider: ...
+    def for_tenant(self, tenant_id: str) -> list[SamlProvider]: ...
+    def delete(self, tenant_id: str, provider_id: str) -> None: ...
+
+
+class SamlLoginRequestRepository(Protocol):
+    def add(self, request: SamlLoginRequest, relay_state_hash: str) -> None: ...
+    def consume(self, tenant_id: str, relay_state_hash: str, now: datetime) -> SamlLoginRequest:
+        """Remove and return the unexpired request (single use); `NotFound` otherwise."""
+        ...
+
+    def purge_expired(self, now: datetime) -> int: ...
+
+
+class SeenAssertionRepository(Protocol):
+    def remember(self, tenant_id: str, assertion_hash: str, expires_at: datetime) -> None:
+        """Record an accepted SAML assertion; `Conflict` when it was seen before."""
+        ...
+
+    def purge_expired(self, now: datetime) -> int: ...
+
+
+class SamlIdentityRepository(Protocol):
+    def principal_for(self, tenant_id: str, subject_hash: str) -> SamlIdentity | None: ...
+    def link(self, identity: SamlIdentity, subject_hash: str, now: datetime) -> None: ...
+    def sync(
+        self,
+        tenant_id: str,
+        subject_hash: str,
+        roles: frozenset[Role],
+        project_ids: tuple[str, ...],
+    ) -> None:
+        """Set the linked principal's roles and projects to what the IdP says now."""
+        ...
+
+
+class MfaRepository(Protocol):
+    """TOTP credentials (sealed) and recovery codes (digests), per principal."""
+
+    def totp_for_update(self, principal_id: str) -> TotpCredential | None:
+        """The principal's authenticator, locked so a time step is accepted once."""
+        ...
+
+    def put_totp(self, credential: TotpCredential) -> None:
+        """Insert or replace the principal's (pending or active) authenticator."""
+        ...
+
+    def delete_totp(self, principal_id: str) -> None: ...
+    def replace_recovery_codes(
+        self, principal_id: str, code_hashes: Sequence[str], at: datetime
+    ) -> None: ...
+    def use_recovery_code(self, principal_id: str, code_hash: str, at: datetime) -> bool:
+        """Spend an unused code of this principal; False if none matches (or it was spent)."""
+        ...
+
+    def unused_recovery_codes(self, principal_id: str) -> int: ...
+
+
+class DeviceAuthorizationRepository(Protocol):
+    """RFC 8628 device authorizations; the device code only as its digest."""
+
+    def add(self, grant: DeviceAuthorization) -> None: ...
+    def by_device_code_for_update(self, device_code_hash: str) -> DeviceAuthorization | None: ...
+    def by_user_code_for_update(self, user_code: str) -> DeviceAuthorization | None: ...
+    def save(self, grant: DeviceAuthorization) -> None: ...
+    def purge_expired(self, before: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction with every repository bound to it."""
 
@@ -186,6 +368,21 @@ class UnitOfWork(Protocol):
     tenant_keys: TenantKeyRepository
     audit: AuditRepository
     scheduler: SchedulerStateRepository
+    saml_providers: SamlProviderRepository
+    saml_requests: SamlLoginRequestRepository
+    saml_assertions: SeenAssertionRepository
+    saml_identities: SamlIdentityRepository
+    oidc_providers: OidcProviderRepository
+    oidc_flows: OidcLoginFlowRepository
+    oidc_identities: OidcIdentityRepository
+    refresh_tokens: RefreshTokenRepository
+    revocations: RevocationRepository
+    api_keys: ApiKeyRepository
+    trust_policies: TrustPolicyRepository
+    seen_token_ids: SeenTokenIdRepository
+    mfa: MfaRepository
+    platform_keys: TenantKeyRepository
+    device_grants: DeviceAuthorizationRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

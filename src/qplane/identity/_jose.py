@@ -20,7 +20,7 @@ from joserfc.errors import BadSignatureError, JoseError, UnsupportedAlgorithmErr
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import OKPKey
 
-from qplane.crypto.keyfiles import load_or_create_secret_file
+from qplane.crypto.keyfiles import load_or_create_secret_file, read_secret_file
 
 ALG: Final = "EdDSA"
 CURVE: Final = "Ed25519"
@@ -105,6 +105,14 @@ def load_or_create_pem(path: Path) -> OKPKey:
     """
     pem = load_or_create_secret_file(path, lambda: generate_key().as_pem(private=True))
     key = OKPKey.import_key(pem)
+    if not key.is_private or key.curve_name != CURVE:
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return _with_kid(key)
+
+
+def load_pem(path: Path) -> OKPKey:
+    """The Ed25519 key in the existing PEM file at *path* (`FileNotFoundError` if none)."""
+    key = OKPKey.import_key(read_secret_file(path))
     if not key.is_private or key.curve_name != CURVE:
         raise ValueError(f"{path} does not hold an Ed25519 private key")
     return _with_kid(key)

@@ -1,15 +1,25 @@
-"""Local-account login: email and password in, a short-lived platform token out."""
+"""Local-account login: email and password in, a session (access + refresh token) out."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from qplane.audit.log import record
 from qplane.domain.audit import AuditEvent, Outcome
 from qplane.domain.errors import Unauthenticated
 from qplane.domain.ports import UnitOfWorkFactory
+from qplane.domain.tenancy import Principal
 from qplane.identity.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
-from qplane.identity.tokens import AccessClaims, TokenIssuer
+from qplane.identity.sessions import SessionService, TokenPair
 
 _REFUSAL = "invalid email or password"
+PASSWORD_ACR = "urn:qplane:acr:pwd"
+
+
+class SecondFactorGate(Protocol):
+    """Raises (with what the client needs for the second step) when *principal* has MFA."""
+
+    def require_second_factor(self, principal: Principal, request_id: str | None) -> None: ...
 
 
 class LoginService:
@@ -20,13 +30,17 @@ class LoginService:
     login cannot be used to enumerate accounts. Every attempt is audited.
     """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, issuer: TokenIssuer) -> None:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        sessions: SessionService,
+        second_factor: SecondFactorGate | None = None,
+    ) -> None:
         self._uow = uow_factory
-        self._issuer = issuer
+        self._sessions = sessions
+        self._second_factor = second_factor
 
-    def login(
-        self, email: str, password: str, request_id: str | None = None
-    ) -> tuple[str, AccessClaims]:
+    def login(self, email: str, password: str, request_id: str | None = None) -> TokenPair:
         with self._uow() as uow:
             found = uow.principals.for_login(email.strip().lower())
         principal, stored = found if found is not None else (None, None)
@@ -38,20 +52,20 @@ class LoginService:
             with self._uow() as uow:
                 uow.principals.set_password_hash(principal.id, hash_password(password))
                 uow.commit()
-        token, claims = self._issuer.issue(
-            subject=principal.id,
-            tenant=principal.tenant_id,
-            roles=frozenset(role.value for role in principal.roles),
-            kind=principal.kind.value,
+        if self._second_factor is not None:
+            # An enrolled account gets no session for the password alone.
+            self._second_factor.require_second_factor(principal, request_id)
+        pair = self._sessions.start(
+            principal, amr=("pwd",), acr=PASSWORD_ACR, request_id=request_id
         )
         self._audit(
             principal.tenant_id,
             principal.id,
             Outcome.SUCCESS,
             request_id,
-            f"token {claims.jti} issued",
+            f"token {pair.claims.jti} issued",
         )
-        return token, claims
+        return pair
 
     def _audit(
         self,

@@ -3,7 +3,10 @@
 Tokens are JWTs (RFC 9068 profile: header ``typ: at+jwt``) signed with
 EdDSA (Ed25519) by the current `SigningKeys` key and naming it by ``kid``.
 Claims: iss, aud, sub, tenant (null for operators), roles, kind, jti, iat,
-nbf, exp.
+nbf, exp, and how the subject authenticated: ``amr`` (RFC 8176 method
+names), ``acr`` and ``auth_time`` (so step-up checks can demand recent MFA),
+``cnf.jkt`` when the token is bound to a DPoP key (RFC 9449) and
+``client_id`` when a client acts for the subject.
 
 `TokenVerifier.verify` is the single gate for every bearer token in qplane,
 so single sign-on, sender-constrained tokens (DPoP) and revocation hook in
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -44,8 +47,10 @@ from qplane.identity.signing import SigningKeys
 TOKEN_TYPE: Final = "at+jwt"
 LEEWAY_S: Final = 30
 TOKEN_KINDS: Final = frozenset({"user", "service", "operator", "worker"})
+DEFAULT_AMR: Final = ("pwd",)
+DEFAULT_ACR: Final = "urn:qplane:acr:pwd"
 _ACCEPTED_TYPES: Final = frozenset({TOKEN_TYPE, "application/" + TOKEN_TYPE})
-_REQUIRED: Final = ("iss", "aud", "sub", "kind", "jti", "iat", "nbf", "exp")
+_REQUIRED: Final = ("iss", "aud", "sub", "kind", "jti", "iat", "nbf", "exp", "amr", "acr")
 _CLAIM_REASONS: Final = {
     "nbf": "token not yet valid",
     "iat": "token issued in the future",
@@ -67,6 +72,11 @@ class AccessClaims:
     exp: int
     iss: str
     aud: str
+    amr: tuple[str, ...] = ("pwd",)
+    acr: str = DEFAULT_ACR
+    auth_time: int = 0
+    cnf_jkt: str | None = None
+    client_id: str | None = None
 
 
 class TokenIssuer:
@@ -97,13 +107,26 @@ class TokenIssuer:
         kind: str,
         audience: str | None = None,
         ttl_s: int | None = None,
+        *,
+        amr: Sequence[str] = DEFAULT_AMR,
+        acr: str = DEFAULT_ACR,
+        auth_time: int | None = None,
+        cnf_jkt: str | None = None,
+        client_id: str | None = None,
     ) -> tuple[str, AccessClaims]:
-        """A signed token and its claims; refuses combinations `verify` would refuse."""
+        """A signed token and its claims; refuses combinations `verify` would refuse.
+
+        *auth_time* (default: now) is when the subject last authenticated,
+        not when this token was minted: a refreshed token keeps the original
+        time so step-up checks cannot be satisfied by refreshing.
+        """
         ttl = self._ttl_s if ttl_s is None else ttl_s
         if ttl <= 0:
             raise ValueError("ttl_s must be positive")
         _check_kind(kind, tenant)
         now = int(self._clock())
+        if not amr or not all(isinstance(m, str) and m for m in amr) or not acr:
+            raise ValueError("amr and acr must be non-empty")
         claims = AccessClaims(
             sub=subject,
             tenant=tenant,
@@ -114,6 +137,11 @@ class TokenIssuer:
             exp=now + ttl,
             iss=self._issuer,
             aud=audience or self._audience,
+            amr=tuple(amr),
+            acr=acr,
+            auth_time=now if auth_time is None else min(int(auth_time), now),
+            cnf_jkt=cnf_jkt or None,
+            client_id=client_id or None,
         )
         key = self._keys.current
         header = {"alg": _jose.ALG, "typ": TOKEN_TYPE, "kid": key.kid}
@@ -229,7 +257,7 @@ def _check_kind(kind: str, tenant: str | None) -> None:
 
 
 def _to_payload(claims: AccessClaims) -> dict[str, Any]:
-    return {
+    payload: dict[str, Any] = {
         "iss": claims.iss,
         "aud": claims.aud,
         "sub": claims.sub,
@@ -240,7 +268,15 @@ def _to_payload(claims: AccessClaims) -> dict[str, Any]:
         "iat": claims.iat,
         "nbf": claims.iat,
         "exp": claims.exp,
+        "amr": list(claims.amr),
+        "acr": claims.acr,
+        "auth_time": claims.auth_time,
     }
+    if claims.cnf_jkt is not None:
+        payload["cnf"] = {"jkt": claims.cnf_jkt}
+    if claims.client_id is not None:
+        payload["client_id"] = claims.client_id
+    return payload
 
 
 def _to_claims(payload: dict[str, Any], audience: str) -> AccessClaims:
@@ -261,6 +297,7 @@ def _to_claims(payload: dict[str, Any], audience: str) -> AccessClaims:
         _check_kind(kind, tenant)
     except ValueError:
         raise Unauthenticated("token claims invalid") from None
+    amr, acr, auth_time = _authentication_claims(payload, iat)
     return AccessClaims(
         sub=sub,
         tenant=tenant,
@@ -271,4 +308,43 @@ def _to_claims(payload: dict[str, Any], audience: str) -> AccessClaims:
         exp=exp,
         iss=iss,
         aud=audience,
+        amr=amr,
+        acr=acr,
+        auth_time=auth_time,
+        cnf_jkt=_confirmation(payload),
+        client_id=_optional_string(payload, "client_id"),
     )
+
+
+def _authentication_claims(payload: dict[str, Any], iat: int) -> tuple[tuple[str, ...], str, int]:
+    """amr, acr and auth_time; an authentication later than the token's issue is refused."""
+    amr, acr, auth_time = payload["amr"], payload["acr"], payload.get("auth_time")
+    if not isinstance(amr, list) or not amr or not all(isinstance(m, str) and m for m in amr):
+        raise Unauthenticated("token claims invalid")
+    if not isinstance(acr, str) or not acr:
+        raise Unauthenticated("token claims invalid")
+    if type(auth_time) is not int or auth_time > iat:
+        raise Unauthenticated("token claims invalid")
+    return tuple(amr), acr, auth_time
+
+
+def _confirmation(payload: dict[str, Any]) -> str | None:
+    """The DPoP key thumbprint of a bound token; a ``cnf`` we cannot honour is refused."""
+    if "cnf" not in payload:
+        return None
+    cnf = payload["cnf"]
+    if not isinstance(cnf, dict) or set(cnf) != {"jkt"}:
+        raise Unauthenticated("token claims invalid")
+    jkt = cnf["jkt"]
+    if not isinstance(jkt, str) or not jkt:
+        raise Unauthenticated("token claims invalid")
+    return jkt
+
+
+def _optional_string(payload: dict[str, Any], name: str) -> str | None:
+    value = payload.get(name)
+    if value is None and name not in payload:
+        return None
+    if not isinstance(value, str) or not value:
+        raise Unauthenticated("token claims invalid")
+    return value

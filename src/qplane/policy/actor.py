@@ -21,6 +21,13 @@ class Actor:
     roles: frozenset[Role]
     request_id: str | None = None
     source_ip: str | None = None
+    amr: tuple[str, ...] = ()
+    acr: str | None = None
+    auth_time: int | None = None
+    token_jti: str | None = None
+    cnf_jkt: str | None = None
+    #: Set only for a legacy API key: the one project the key may touch.
+    project_id: str | None = None
 
     @property
     def is_operator(self) -> bool:

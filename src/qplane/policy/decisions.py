@@ -13,6 +13,7 @@ from typing import Final
 
 from qplane.domain.errors import Forbidden, NotFound
 from qplane.domain.tenancy import Role
+from qplane.identity.stepup import require_recent_mfa
 from qplane.policy.actor import Actor
 
 
@@ -30,6 +31,10 @@ class Action(StrEnum):
     JOB_CANCEL = "job.cancel"
     RESULT_READ = "result.read"
     AUDIT_READ = "audit.read"
+    TRUST_POLICY_READ = "trust_policy.read"
+    TRUST_POLICY_MANAGE = "trust_policy.manage"
+    IDP_READ = "idp.read"
+    IDP_MANAGE = "idp.manage"
 
 
 _OPERATOR_ONLY: Final = frozenset(
@@ -51,7 +56,21 @@ TENANT_RULES: Final[dict[Action, frozenset[Role]]] = {
     Action.JOB_CANCEL: _WRITERS,
     Action.RESULT_READ: _READERS,
     Action.AUDIT_READ: _ADMIN,
+    Action.TRUST_POLICY_READ: _ADMIN,
+    Action.TRUST_POLICY_MANAGE: _ADMIN,
+    Action.IDP_READ: _ADMIN,
+    Action.IDP_MANAGE: _ADMIN,
 }
+
+#: Privileged actions: besides the role, they need a recent MFA (step-up).
+#: Services performing one call `authorize` and then `require_privileged`.
+PRIVILEGED: Final = frozenset({Action.IDP_MANAGE, Action.TRUST_POLICY_MANAGE})
+
+#: Operator actions that change the platform or a tenant: they also need a
+#: recent MFA (step-up), checked inside `authorize`.
+_OPERATOR_STEP_UP: Final = frozenset(
+    {Action.TENANT_CREATE, Action.WORKER_REGISTER, Action.PROJECT_CREATE, Action.USER_CREATE}
+)
 
 #: Tenant-scoped actions an operator may also perform (administration, not data).
 _OPERATOR_IN_TENANT: Final = frozenset(
@@ -65,6 +84,19 @@ _OPERATOR_IN_TENANT: Final = frozenset(
 )
 
 
+def require_privileged(actor: Actor, action: Action) -> None:
+    """The single hook for step-up authentication on a `PRIVILEGED` action.
+
+    Called after `authorize` succeeded. The MFA step-up (a recent
+    ``auth_time`` with an MFA ``amr``/``acr``, see `qplane.identity.stepup`)
+    is enforced here, so every privileged service is covered at once; it
+    raises `StepUpRequired` (401 with the RFC 9470 challenge).
+    """
+    if action not in PRIVILEGED:
+        raise ValueError(f"{action.value} is not a privileged action")
+    require_recent_mfa(actor)
+
+
 def authorize(actor: Actor, action: Action, tenant_id: str | None = None) -> None:
     """Return if *actor* may perform *action* in *tenant_id*; raise otherwise.
 
@@ -75,6 +107,8 @@ def authorize(actor: Actor, action: Action, tenant_id: str | None = None) -> Non
     tenants but never read a tenant's jobs, results or audit through this path.
     """
     if actor.is_operator:
+        if action in _OPERATOR_STEP_UP:
+            require_recent_mfa(actor)  # operator changes are privileged: recent MFA
         if action in _OPERATOR_ONLY or action in _OPERATOR_IN_TENANT:
             return
         raise Forbidden(f"operators may not perform {action.value} on tenant data")

@@ -13,8 +13,13 @@ from typing import Any, Final
 
 import httpx
 
+from qplane.sdk.dpop import DPoPKey, token_is_bound
 from qplane.sdk.errors import QplaneAPIError
 
+TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_TOKEN_TYPE: Final = "urn:ietf:params:oauth:token-type:jwt"
+DEVICE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
+DEVICE_CLIENT_ID: Final = "qplane-cli"
 FINISHED: Final = frozenset({"verified", "failed", "rejected", "cancelled", "retired"})
 JSON = dict[str, Any]
 
@@ -28,9 +33,17 @@ class QplaneClient:
         timeout: float = 30.0,
         verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
+        dpop_key: DPoPKey | None = None,
     ) -> None:
+        """With *dpop_key*, every request carries a DPoP proof (RFC 9449), and a
+        bound token (one with ``cnf.jkt``) is sent with the ``DPoP`` scheme."""
         self.base_url = base_url.rstrip("/")
         self._token = token
+        self._dpop_key = dpop_key
+        #: Called with (client, error) on an RFC 9470 step-up challenge; returning True
+        #: (after `step_up`) retries the request once. The CLI prompts for a code here.
+        self.on_step_up: Callable[[QplaneClient, QplaneAPIError], bool] | None = None
+        self._bound = dpop_key is not None and token is not None and token_is_bound(token)
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout, verify=verify, transport=transport
         )
@@ -59,8 +72,90 @@ class QplaneClient:
     # -- authentication -------------------------------------------------
     def login(self, email: str, password: str) -> str:
         body = self._request("POST", "/v1/auth/login", {"email": email, "password": password})
+        return self._adopt(body)
+
+    def exchange_token(self, subject_token: str, project_id: str) -> str:
+        """Swap a workload's OIDC token (RFC 8693) for a platform token scoped to *project_id*.
+
+        With a DPoP key the issued token is bound to it, and sent as ``DPoP`` from then on.
+        """
+        form = {
+            "grant_type": TOKEN_EXCHANGE,
+            "subject_token": subject_token,
+            "subject_token_type": JWT_TOKEN_TYPE,
+            "audience": project_id,
+        }
+        request = self._http.build_request("POST", "/v1/oauth/token-exchange", data=form)
+        body = self._checked(self._sign(request)).json()
+        if not isinstance(body, dict):
+            raise QplaneAPIError(502, {"title": "Unexpected response", "detail": "token exchange"})
+        return self._adopt(body)
+
+    def _adopt(self, body: JSON) -> str:
         self._token = str(body["access_token"])
+        self._bound = str(body.get("token_type", "Bearer")).lower() == "dpop"
         return self._token
+
+    def password_login(self, email: str, password: str) -> JSON:
+        """Like `login`, but returns the whole token answer (with the refresh token).
+
+        For an account with MFA this raises `QplaneAPIError` whose ``mfa_token``
+        is set: pass it to `complete_mfa_login` with a code.
+        """
+        body = self._request("POST", "/v1/auth/login", {"email": email, "password": password})
+        self._adopt(body)
+        return body
+
+    def complete_mfa_login(
+        self, mfa_token: str, *, totp: str | None = None, recovery_code: str | None = None
+    ) -> JSON:
+        """Second login step (after an ``mfa-required`` answer); adopts and returns the tokens."""
+        payload: JSON = {"mfa_token": mfa_token, "totp": totp, "recovery_code": recovery_code}
+        body = self._request("POST", "/v1/auth/mfa", payload)
+        self._adopt(body)
+        return body
+
+    def mfa_status(self) -> JSON:
+        return self._request("GET", "/v1/me/mfa")
+
+    def enrol_totp(self) -> JSON:
+        """Start TOTP enrolment: ``secret`` and ``otpauth_uri``, shown this once."""
+        return self._request("POST", "/v1/me/mfa/totp")
+
+    def confirm_totp(self, code: str) -> JSON:
+        """Activate TOTP; returns recovery codes and adopts the stepped-up session."""
+        body = self._request("POST", "/v1/me/mfa/totp/confirm", {"code": code})
+        self._adopt(body)
+        return body
+
+    def step_up(self, *, totp: str | None = None, recovery_code: str | None = None) -> JSON:
+        """Answer an RFC 9470 challenge: a fresh MFA session, adopted and returned."""
+        payload: JSON = {"totp": totp, "recovery_code": recovery_code}
+        body = self._request("POST", "/v1/auth/step-up", payload)
+        self._adopt(body)
+        return body
+
+    def start_device_login(self, client_id: str = DEVICE_CLIENT_ID) -> JSON:
+        """RFC 8628 device authorization: device_code, user_code, verification_uri …"""
+        request = self._http.build_request(
+            "POST", "/v1/oauth/device_authorization", data={"client_id": client_id}
+        )
+        return self._json(self._checked(request))
+
+    def poll_device_login(self, device_code: str, client_id: str = DEVICE_CLIENT_ID) -> JSON:
+        """One token request; raises `QplaneAPIError` whose ``oauth_error`` is e.g.
+        ``authorization_pending``; on success adopts and returns the tokens."""
+        form = {"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id}
+        request = self._http.build_request("POST", "/v1/oauth/token", data=form)
+        body = self._json(self._checked(request))
+        self._adopt(body)
+        return body
+
+    def approve_device(self, user_code: str) -> None:
+        self._send("POST", "/v1/oauth/device/approve", {"user_code": user_code})
+
+    def deny_device(self, user_code: str) -> None:
+        self._send("POST", "/v1/oauth/device/deny", {"user_code": user_code})
 
     def whoami(self) -> JSON:
         return self._request("GET", "/v1/me")
@@ -89,6 +184,37 @@ class QplaneClient:
     def register_worker(self, name: str, public_jwk: str, backends: list[str]) -> JSON:
         payload = {"name": name, "public_jwk": public_jwk, "backends": backends}
         return self._request("POST", "/v1/workers", payload)
+
+    # -- workload identity federation -----------------------------------
+    def create_trust_policy(
+        self,
+        project_id: str,
+        name: str,
+        issuer: str,
+        audience: str,
+        conditions: list[JSON],
+        roles: list[str] | None = None,
+        *,
+        max_ttl_s: int = 600,
+        require_dpop: bool = False,
+    ) -> JSON:
+        """Trust *issuer*'s tokens whose claims meet every condition ({claim, op, value})."""
+        payload: JSON = {
+            "name": name,
+            "issuer": issuer,
+            "audience": audience,
+            "conditions": conditions,
+            "roles": roles or ["member"],
+            "max_ttl_s": max_ttl_s,
+            "require_dpop": require_dpop,
+        }
+        return self._request("POST", f"/v1/projects/{project_id}/trust-policies", payload)
+
+    def trust_policies(self, project_id: str) -> list[JSON]:
+        return self._request_list("GET", f"/v1/projects/{project_id}/trust-policies")
+
+    def delete_trust_policy(self, project_id: str, policy_id: str) -> None:
+        self._send("DELETE", f"/v1/projects/{project_id}/trust-policies/{policy_id}", None)
 
     # -- jobs -----------------------------------------------------------
     def backends(self) -> list[JSON]:
@@ -177,19 +303,67 @@ class QplaneClient:
     def audit_verify(self) -> JSON:
         return self._request("GET", "/v1/audit/verify")
 
+    # -- single sign-on (OIDC) ------------------------------------------
+    def add_identity_provider(self, tenant_id: str, settings: JSON) -> JSON:
+        """Register an OpenID provider; the client secret in *settings* is never sent back."""
+        return self._request("POST", f"/v1/tenants/{tenant_id}/identity-providers", settings)
+
+    def identity_providers(self, tenant_id: str) -> list[JSON]:
+        return self._request_list("GET", f"/v1/tenants/{tenant_id}/identity-providers")
+
+    def remove_identity_provider(self, tenant_id: str, provider_id: str) -> None:
+        self._send("DELETE", f"/v1/tenants/{tenant_id}/identity-providers/{provider_id}", None)
+
+    def sso_login_url(self, tenant_name: str, provider: str | None = None) -> str:
+        """Where a browser starts this tenant's SSO login (the IdP's authorization URL)."""
+        params = {"provider": provider} if provider else None
+        response = self._http.get(f"/v1/sso/{tenant_name}/login", params=params)
+        if response.status_code != 302:
+            raise QplaneAPIError(response.status_code, _problem(response))
+        return str(response.headers["location"])
+
+    def adopt_tokens(self, body: JSON) -> str:
+        """Use the token answer of a browser login (SSO callback) from now on."""
+        return self._adopt(body)
+
     # -- plumbing -------------------------------------------------------
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        if not self._token:
+            return {}
+        return {"Authorization": f"{'DPoP' if self._bound else 'Bearer'} {self._token}"}
+
+    def _sign(self, request: httpx.Request) -> httpx.Request:
+        """Add a one-time DPoP proof for exactly this method and URL (and bound token)."""
+        if self._dpop_key is not None:
+            token = self._token if self._bound else None
+            request.headers["DPoP"] = self._dpop_key.proof(request.method, str(request.url), token)
+        return request
+
+    def _checked(self, request: httpx.Request) -> httpx.Response:
+        response = self._http.send(request)
+        if response.status_code == 401 and self.on_step_up is not None:
+            refused = QplaneAPIError(401, _problem(response))
+            # RFC 9470: re-authenticate with a second factor, then retry once.
+            if refused.step_up_required and self.on_step_up(self, refused):
+                request.headers.update(self._headers())
+                response = self._http.send(self._sign(request))
+        if response.status_code >= 400:
+            raise QplaneAPIError(response.status_code, _problem(response))
+        return response
 
     def _send(
         self, method: str, path: str, payload: JSON | None, params: Any = None
     ) -> httpx.Response:
-        response = self._http.request(
+        request = self._http.build_request(
             method, path, json=payload, params=params, headers=self._headers()
         )
-        if response.status_code >= 400:
-            raise QplaneAPIError(response.status_code, _problem(response))
-        return response
+        return self._checked(self._sign(request))
+
+    def _json(self, response: httpx.Response) -> JSON:
+        body = response.json()
+        if not isinstance(body, dict):
+            raise QplaneAPIError(502, {"title": "Unexpected response", "detail": str(response.url)})
+        return body
 
     def _request(
         self, method: str, path: str, payload: JSON | None = None, params: Any = None

@@ -18,27 +18,58 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from qplane.domain.ports import (
+    ApiKeyRepository,
     ArtifactRepository,
     AuditRepository,
+    DeviceAuthorizationRepository,
     JobRepository,
     LeaseRepository,
+    MfaRepository,
+    OidcIdentityRepository,
+    OidcLoginFlowRepository,
+    OidcProviderRepository,
     PrincipalRepository,
     ProjectRepository,
+    RefreshTokenRepository,
+    RevocationRepository,
+    SamlIdentityRepository,
+    SamlLoginRequestRepository,
+    SamlProviderRepository,
     SchedulerStateRepository,
+    SeenAssertionRepository,
+    SeenTokenIdRepository,
     TenantKeyRepository,
     TenantRepository,
+    TrustPolicyRepository,
     WorkerRepository,
 )
 from qplane.store.repositories.artifacts import SqlArtifactRepository
 from qplane.store.repositories.audit import SqlAuditRepository
+from qplane.store.repositories.device import SqlDeviceAuthorizationRepository
+from qplane.store.repositories.dpop import SqlSeenTokenIdRepository
 from qplane.store.repositories.jobs import SqlJobRepository
 from qplane.store.repositories.leases import SqlLeaseRepository
+from qplane.store.repositories.mfa import SqlMfaRepository, SqlPlatformKeyRepository
+from qplane.store.repositories.oidc import (
+    SqlOidcIdentityRepository,
+    SqlOidcLoginFlowRepository,
+    SqlOidcProviderRepository,
+)
 from qplane.store.repositories.principals import SqlPrincipalRepository
 from qplane.store.repositories.projects import SqlProjectRepository
+from qplane.store.repositories.saml import SqlSamlProviderRepository
+from qplane.store.repositories.saml_logins import (
+    SqlSamlIdentityRepository,
+    SqlSamlLoginRequestRepository,
+    SqlSeenAssertionRepository,
+)
 from qplane.store.repositories.scheduler import SqlSchedulerStateRepository
+from qplane.store.repositories.sessions import SqlRefreshTokenRepository, SqlRevocationRepository
+from qplane.store.repositories.sessions_api_keys import SqlApiKeyRepository
 from qplane.store.repositories.tenant_keys import SqlTenantKeyRepository
 from qplane.store.repositories.tenants import SqlTenantRepository
 from qplane.store.repositories.workers import SqlWorkerRepository
+from qplane.store.repositories.workload import SqlTrustPolicyRepository
 
 
 class SqlUnitOfWork:
@@ -58,6 +89,21 @@ class SqlUnitOfWork:
     tenant_keys: TenantKeyRepository
     audit: AuditRepository
     scheduler: SchedulerStateRepository
+    saml_providers: SamlProviderRepository
+    saml_requests: SamlLoginRequestRepository
+    saml_assertions: SeenAssertionRepository
+    saml_identities: SamlIdentityRepository
+    oidc_providers: OidcProviderRepository
+    oidc_flows: OidcLoginFlowRepository
+    oidc_identities: OidcIdentityRepository
+    refresh_tokens: RefreshTokenRepository
+    revocations: RevocationRepository
+    api_keys: ApiKeyRepository
+    trust_policies: TrustPolicyRepository
+    seen_token_ids: SeenTokenIdRepository
+    mfa: MfaRepository
+    platform_keys: TenantKeyRepository
+    device_grants: DeviceAuthorizationRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -77,6 +123,21 @@ class SqlUnitOfWork:
         self.tenant_keys = SqlTenantKeyRepository(session)
         self.audit = SqlAuditRepository(session)
         self.scheduler = SqlSchedulerStateRepository(session)
+        self.saml_providers = SqlSamlProviderRepository(session)
+        self.saml_requests = SqlSamlLoginRequestRepository(session)
+        self.saml_assertions = SqlSeenAssertionRepository(session)
+        self.saml_identities = SqlSamlIdentityRepository(session)
+        self.oidc_providers = SqlOidcProviderRepository(session)
+        self.oidc_flows = SqlOidcLoginFlowRepository(session)
+        self.oidc_identities = SqlOidcIdentityRepository(session)
+        self.refresh_tokens = SqlRefreshTokenRepository(session)
+        self.revocations = SqlRevocationRepository(session)
+        self.api_keys = SqlApiKeyRepository(session)
+        self.trust_policies = SqlTrustPolicyRepository(session)
+        self.seen_token_ids = SqlSeenTokenIdRepository(session)
+        self.mfa = SqlMfaRepository(session)
+        self.platform_keys = SqlPlatformKeyRepository(session)
+        self.device_grants = SqlDeviceAuthorizationRepository(session)
         return self
 
     def __exit__(

@@ -40,6 +40,8 @@ def jwks(qp: PlatformDep) -> dict[str, Any]:
 
 @router.post("/v1/auth/login", tags=["auth"])
 def login(body: LoginRequest, request: Request, qp: PlatformDep) -> TokenResponse:
-    """Exchange a local account's email and password for a short-lived access token."""
-    token, claims = qp.login.login(body.email, body.password, request.state.request_id)
-    return TokenResponse(access_token=token, expires_in=claims.exp - claims.iat)
+    """Exchange a local account's email and password for an access and a refresh token."""
+    pair = qp.login.login(body.email, body.password, request.state.request_id)
+    return TokenResponse(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )

@@ -1,0 +1,284 @@
+"""Single sign-on login: authorization code + PKCE out to the IdP, a platform session back.
+
+`OidcLoginService.begin` answers the URL to send the browser to and keeps the
+flow (``state`` digest, ``nonce``, PKCE verifier, tenant and provider)
+server-side for ``ttl_s``. `OidcLoginService.complete` takes that flow —
+deleting it, so a replayed callback finds nothing — exchanges the code,
+verifies the ID token, checks the email domain and the role mapping,
+provisions the user and starts a platform session carrying the IdP's
+``amr``/``acr``/``auth_time``.
+
+Every success and every refusal is audited in the tenant's chain (in the
+platform chain when the flow is unknown, since then there is no tenant).
+A refusal raises `Unauthenticated` whose message names the rule broken but
+never echoes a token or code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+from qplane.broker.auditing import audit
+from qplane.crypto.keyring import KeyProvider
+from qplane.domain.audit import Outcome
+from qplane.domain.errors import IntegrityError, NotFound, Unauthenticated
+from qplane.domain.oidc import IdentityProvider, LoginFlow
+from qplane.domain.ports import UnitOfWorkFactory
+from qplane.domain.tenancy import Principal
+from qplane.identity.oidc import _oauth
+from qplane.identity.oidc.discovery import IssuerDirectory
+from qplane.identity.oidc.id_token import IdTokenExpectations, token_kid, verify_id_token
+from qplane.identity.oidc.provisioning import provision
+from qplane.identity.oidc.sealing import open_client_secret
+from qplane.identity.sessions import TokenPair
+
+CALLBACK_PATH: Final = "/v1/sso/callback"
+SSO_AMR: Final = "sso"  # used when the IdP does not say how it authenticated the user
+SSO_ACR: Final = "urn:qplane:acr:sso"
+_ACTION: Final = "auth.sso.login"
+_SAFE_ERROR: Final = re.compile(r"^[a-z_]{1,40}$")
+
+
+class SessionStarter(Protocol):
+    def start(
+        self,
+        principal: Principal,
+        *,
+        amr: list[str],
+        acr: str,
+        auth_time: int | None = None,
+        client_id: str | None = None,
+        request_id: str | None = None,
+    ) -> TokenPair: ...
+
+
+class LoginRefused(Exception):
+    """Internal: a refusal attributed to a tenant (or None), to be audited there."""
+
+    def __init__(self, tenant_id: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.tenant_id = tenant_id
+        self.reason = reason
+
+
+class OidcLoginService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        keys: KeyProvider,
+        directory: IssuerDirectory,
+        sessions: SessionStarter,
+        *,
+        public_url: str,
+        ttl_s: int = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._uow = uow_factory
+        self._keys = keys
+        self._directory = directory
+        self._sessions = sessions
+        self._redirect_uri = public_url.rstrip("/") + CALLBACK_PATH
+        self._ttl = timedelta(seconds=ttl_s)
+        self._clock = clock
+
+    def begin(self, tenant_name: str, provider_name: str | None = None) -> str:
+        """The IdP authorization URL for this tenant's provider; the flow is stored server-side.
+
+        Raises `NotFound` when the tenant has no (such) provider — the same
+        answer whether or not the tenant exists.
+        """
+        provider = self._provider_named(tenant_name, provider_name)
+        metadata = self._directory.metadata(provider.issuer)
+        request = _oauth.authorization_request(
+            metadata.authorization_endpoint, provider.client_id, self._redirect_uri
+        )
+        now = self._now()
+        flow = LoginFlow(
+            state_hash=_digest(request.state),
+            tenant_id=provider.tenant_id,
+            provider_id=provider.id,
+            nonce=request.nonce,
+            code_verifier=request.code_verifier,
+            redirect_uri=self._redirect_uri,
+            expires_at=now + self._ttl,
+        )
+        with self._uow() as uow:
+            uow.oidc_flows.purge_expired(now)
+            uow.oidc_flows.add(flow)
+            uow.commit()
+        return request.url
+
+    def complete(
+        self,
+        *,
+        state: str | None,
+        code: str | None,
+        error: str | None = None,
+        request_id: str | None = None,
+    ) -> TokenPair:
+        """Finish the login the IdP redirected back for; audited either way."""
+        try:
+            principal, claims, client_id = self._complete(state, code, error, request_id)
+        except LoginRefused as refused:
+            self._audit_refusal(refused, request_id)
+            raise Unauthenticated(refused.reason) from None
+        return self._sessions.start(
+            principal,
+            amr=_amr(claims),
+            acr=_acr(claims),
+            auth_time=_auth_time(claims, int(self._clock())),
+            client_id=client_id,
+            request_id=request_id,
+        )
+
+    def _complete(
+        self, state: str | None, code: str | None, error: str | None, request_id: str | None
+    ) -> tuple[Principal, dict[str, Any], str]:
+        flow = self._take_flow(state)
+        try:
+            if error is not None:
+                shown = error if _SAFE_ERROR.match(error) else "error"
+                raise Unauthenticated(f"identity provider refused the login ({shown})")
+            if not code:
+                raise Unauthenticated("authorization code missing")
+            provider, claims = self._verified_claims(flow, code)
+            principal = self._provision(provider, claims, request_id)
+        except (Unauthenticated, NotFound) as exc:
+            raise LoginRefused(flow.tenant_id, exc.detail) from None
+        except IntegrityError:
+            raise LoginRefused(
+                flow.tenant_id, "stored identity provider secret failed its integrity check"
+            ) from None
+        return principal, claims, provider.client_id
+
+    def _take_flow(self, state: str | None) -> LoginFlow:
+        if not state or len(state) > 512:
+            raise LoginRefused(None, "login state missing")
+        with self._uow() as uow:
+            flow = uow.oidc_flows.take(_digest(state))
+            uow.commit()
+        if flow is None:
+            raise LoginRefused(None, "login state unknown, already used or expired")
+        if flow.expires_at <= self._now():
+            raise LoginRefused(flow.tenant_id, "login state expired")
+        return flow
+
+    def _verified_claims(
+        self, flow: LoginFlow, code: str
+    ) -> tuple[IdentityProvider, dict[str, Any]]:
+        with self._uow() as uow:
+            provider = uow.oidc_providers.get(flow.tenant_id, flow.provider_id)
+            secret = open_client_secret(self._keys, uow, flow.tenant_id, flow.provider_id)
+        metadata = self._directory.metadata(provider.issuer)
+        answer = _oauth.exchange_code(
+            self._directory.http,
+            token_endpoint=metadata.token_endpoint,
+            auth_method=_oauth.client_auth_method(
+                provider.token_auth_method, metadata.token_endpoint_auth_methods
+            ),
+            client_id=provider.client_id,
+            client_secret=secret,
+            code=code,
+            redirect_uri=flow.redirect_uri,
+            code_verifier=flow.code_verifier,
+        )
+        id_token = str(answer["id_token"])
+        keys = self._directory.keys_for(provider.issuer, token_kid(id_token))
+        expected = IdTokenExpectations(
+            provider.issuer, provider.client_id, flow.nonce, metadata.id_token_algs
+        )
+        return provider, verify_id_token(id_token, keys, expected, clock=self._clock)
+
+    def _provision(
+        self, provider: IdentityProvider, claims: dict[str, Any], request_id: str | None
+    ) -> Principal:
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise Unauthenticated("ID token carries no email")
+        if claims.get("email_verified") is False:
+            raise Unauthenticated("email is not verified at the identity provider")
+        if not provider.allows_email(email):
+            raise Unauthenticated("email domain not allowed for this tenant")
+        roles = provider.roles_for(claims)
+        if not roles:
+            raise Unauthenticated("identity provider account is not mapped to any role")
+        with self._uow() as uow:
+            principal = provision(
+                uow,
+                provider,
+                subject=str(claims["sub"]),
+                email=email.lower(),
+                roles=roles,
+                project_ids=provider.projects_for(claims),
+                now=self._now(),
+                request_id=request_id,
+            )
+            audit(
+                uow,
+                principal.id,
+                _ACTION,
+                tenant_id=provider.tenant_id,
+                target=principal.id,
+                detail=f"via {provider.name}; roles={','.join(sorted(roles))}",
+                request_id=request_id,
+            )
+            uow.commit()
+        return principal
+
+    def _provider_named(self, tenant_name: str, provider_name: str | None) -> IdentityProvider:
+        with self._uow() as uow:
+            tenant = uow.tenants.by_name(tenant_name)
+            if tenant is None:
+                raise NotFound("single sign-on is not configured for this tenant")
+            if provider_name is not None:
+                found = uow.oidc_providers.by_name(tenant.id, provider_name)
+                if found is None:
+                    raise NotFound("single sign-on is not configured for this tenant")
+                return found
+            providers = uow.oidc_providers.for_tenant(tenant.id)
+        if len(providers) != 1:
+            raise NotFound("single sign-on is not configured for this tenant (name a provider)")
+        return providers[0]
+
+    def _audit_refusal(self, refused: LoginRefused, request_id: str | None) -> None:
+        with self._uow() as uow:
+            audit(
+                uow,
+                None,
+                _ACTION,
+                tenant_id=refused.tenant_id,
+                target=None,
+                outcome=Outcome.DENIED,
+                detail=refused.reason,
+                request_id=request_id,
+            )
+            uow.commit()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+
+def _digest(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+def _amr(claims: dict[str, Any]) -> list[str]:
+    amr = claims.get("amr")
+    found = [m for m in amr if isinstance(m, str) and m] if isinstance(amr, list) else []
+    return found[:10] or [SSO_AMR]
+
+
+def _acr(claims: dict[str, Any]) -> str:
+    acr = claims.get("acr")
+    return acr if isinstance(acr, str) and 0 < len(acr) <= 200 else SSO_ACR
+
+
+def _auth_time(claims: dict[str, Any], now: int) -> int | None:
+    """The IdP's authentication time, never later than now (a skewed IdP clock)."""
+    value = claims.get("auth_time")
+    return min(value, now) if type(value) is int else None
