@@ -40,7 +40,13 @@ class LoginService:
         self._sessions = sessions
         self._second_factor = second_factor
 
-    def login(self, email: str, password: str, request_id: str | None = None) -> TokenPair:
+    def login(
+        self,
+        email: str,
+        password: str,
+        request_id: str | None = None,
+        dpop_jkt: str | None = None,
+    ) -> TokenPair:
         with self._uow() as uow:
             found = uow.principals.for_login(email.strip().lower())
         principal, stored = found if found is not None else (None, None)
@@ -56,7 +62,7 @@ class LoginService:
             # An enrolled account gets no session for the password alone.
             self._second_factor.require_second_factor(principal, request_id)
         pair = self._sessions.start(
-            principal, amr=("pwd",), acr=PASSWORD_ACR, request_id=request_id
+            principal, amr=("pwd",), acr=PASSWORD_ACR, request_id=request_id, dpop_jkt=dpop_jkt
         )
         self._audit(
             principal.tenant_id,

@@ -100,6 +100,7 @@ class MfaLogin:
         totp: str | None = None,
         recovery_code: str | None = None,
         request_id: str | None = None,
+        dpop_jkt: str | None = None,
     ) -> TokenPair:
         """The session for a valid MFA token plus a valid second factor."""
         claims = self._verifier.verify(mfa_token, audience=self._audience)
@@ -118,4 +119,5 @@ class MfaLogin:
             amr=("pwd", method),
             acr=MFA_ACR,
             request_id=request_id,
+            dpop_jkt=dpop_jkt,
         )

@@ -248,7 +248,9 @@ class SessionService:
 
 
 def _pair(token: str, claims: AccessClaims, refresh: str | None) -> TokenPair:
-    return TokenPair(token, "Bearer", claims.exp - claims.iat, refresh, claims)
+    # RFC 9449 §5: a key-bound access token is issued with token_type "DPoP".
+    token_type = "DPoP" if claims.cnf_jkt else "Bearer"
+    return TokenPair(token, token_type, claims.exp - claims.iat, refresh, claims)
 
 
 def _at(epoch: float) -> datetime:

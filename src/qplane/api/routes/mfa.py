@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
-from qplane.api.deps import ActorDep, PlatformDep
+from qplane.api.deps import ActorDep, DPoPKeyDep, PlatformDep
 from qplane.api.routes.sessions import token_body
 from qplane.api.schemas import Strict
 
@@ -68,13 +68,16 @@ def renew_recovery_codes(actor: ActorDep, qp: PlatformDep) -> dict[str, list[str
 
 
 @router.post("/v1/auth/mfa", tags=["auth"])
-def complete_login(body: MfaLoginIn, request: Request, qp: PlatformDep) -> dict[str, Any]:
+def complete_login(
+    body: MfaLoginIn, request: Request, qp: PlatformDep, jkt: DPoPKeyDep
+) -> dict[str, Any]:
     """Second login step: the ``mfa_token`` and one second factor in, the session out."""
     pair = qp.mfa_login.complete(
         body.mfa_token,
         totp=body.totp,
         recovery_code=body.recovery_code,
         request_id=request.state.request_id,
+        dpop_jkt=jkt,
     )
     return token_body(pair)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from qplane.api.deps import PlatformDep
+from qplane.api.deps import DPoPKeyDep, PlatformDep
 from qplane.api.schemas import LoginRequest, TokenResponse
 
 router = APIRouter()
@@ -39,9 +39,15 @@ def jwks(qp: PlatformDep) -> dict[str, Any]:
 
 
 @router.post("/v1/auth/login", tags=["auth"])
-def login(body: LoginRequest, request: Request, qp: PlatformDep) -> TokenResponse:
-    """Exchange a local account's email and password for an access and a refresh token."""
-    pair = qp.login.login(body.email, body.password, request.state.request_id)
+def login(body: LoginRequest, request: Request, qp: PlatformDep, jkt: DPoPKeyDep) -> TokenResponse:
+    """Exchange a local account's email and password for an access and a refresh token.
+
+    With a valid DPoP proof the tokens are bound to the proof's key (RFC 9449).
+    """
+    pair = qp.login.login(body.email, body.password, request.state.request_id, dpop_jkt=jkt)
     return TokenResponse(
-        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+        access_token=pair.access_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
     )
