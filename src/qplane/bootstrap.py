@@ -33,7 +33,6 @@ from qplane.identity.revocation import RevocationService
 from qplane.identity.saml import SamlLoginService, SamlProviderService, ServiceProvider
 from qplane.identity.sessions import SessionService
 from qplane.identity.signing import SigningKeys
-from qplane.identity.stepup import STEP_UP_WINDOW
 from qplane.identity.tokens import LEEWAY_S, TokenIssuer, TokenVerifier
 from qplane.store.database import Database
 
@@ -89,7 +88,6 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     verifier = TokenVerifier(signing, settings.issuer, settings.token_audience)
     dpop = DPoPVerifier(database)
     sessions = SessionService(database, issuer, settings.refresh_token_ttl_s)
-    STEP_UP_WINDOW.configure(settings.step_up_max_age_s)
     mfa = MfaService(database, keyring, sessions)
     mfa_login = MfaLogin(
         database, mfa, sessions, issuer, verifier, settings.token_audience + MFA_AUDIENCE_SUFFIX
@@ -108,7 +106,13 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
         signing_keys=signing,
         issuer=issuer,
         verifier=verifier,
-        authenticator=Authenticator(database, verifier, api_keys=api_keys, dpop=dpop),
+        authenticator=Authenticator(
+            database,
+            verifier,
+            api_keys=api_keys,
+            dpop=dpop,
+            step_up_max_age_s=settings.step_up_max_age_s,
+        ),
         federation=FederationService(
             database,
             issuer,

@@ -7,7 +7,7 @@ import time
 import pyotp
 from fastapi.testclient import TestClient
 
-from qplane.identity.stepup import STEP_UP_WINDOW
+from qplane.bootstrap import Platform
 from tests.api.conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, TotpEnrolment, login
 
 CHALLENGE = (
@@ -60,10 +60,10 @@ def test_a_fresh_mfa_login_passes(client: TestClient, operator_mfa: TotpEnrolmen
 
 
 def test_step_up_endpoint_turns_a_stale_session_fresh(
-    client: TestClient, operator_mfa: TotpEnrolment
+    client: TestClient, platform: Platform, operator_mfa: TotpEnrolment
 ) -> None:
-    previous = STEP_UP_WINDOW.max_age_s
-    STEP_UP_WINDOW.configure(1)
+    previous = platform.authenticator.step_up_max_age_s
+    platform.authenticator.step_up_max_age_s = 1
     try:
         time.sleep(2.1)
         stale = client.post("/v1/tenants", json={"name": "acme"}, headers=operator_mfa.headers)
@@ -78,7 +78,7 @@ def test_step_up_endpoint_turns_a_stale_session_fresh(
         fresh = {"Authorization": f"Bearer {stepped.json()['access_token']}"}
         assert client.post("/v1/tenants", json={"name": "acme"}, headers=fresh).status_code == 201
     finally:
-        STEP_UP_WINDOW.configure(previous)
+        platform.authenticator.step_up_max_age_s = previous
 
 
 def test_step_up_refused_without_a_valid_code(

@@ -8,6 +8,8 @@ qplane checks a token.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qplane.domain.errors import NotFound, Unauthenticated
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.tenancy import Principal, PrincipalKind
@@ -26,8 +28,11 @@ class Authenticator:
         *,
         api_keys: ApiKeyService | None = None,
         dpop: DPoPVerifier | None = None,
+        step_up_max_age_s: int = 900,
     ) -> None:
         self._uow = uow_factory
+        #: The platform's step-up window, carried on every Actor this builds.
+        self.step_up_max_age_s = step_up_max_age_s
         self._verifier = verifier
         self._api_keys = api_keys
         self._dpop = dpop or DPoPVerifier(uow_factory)
@@ -38,6 +43,18 @@ class Authenticator:
         return self._dpop
 
     def actor_for(
+        self,
+        token: str,
+        request_id: str | None = None,
+        source_ip: str | None = None,
+        *,
+        dpop: DPoPContext | None = None,
+    ) -> Actor:
+        """Verify *token* and load its principal's current state (see `_resolve`)."""
+        actor = self._resolve(token, request_id, source_ip, dpop=dpop)
+        return replace(actor, step_up_max_age_s=self.step_up_max_age_s)
+
+    def _resolve(
         self,
         token: str,
         request_id: str | None = None,

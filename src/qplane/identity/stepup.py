@@ -10,11 +10,9 @@ answers with 401 and the RFC 9470 challenge::
     WWW-Authenticate: Bearer error="insufficient_user_authentication",
         error_description="...", acr_values="urn:qplane:acr:mfa", max_age=900
 
-The allowed age is ``QPLANE_STEP_UP_MAX_AGE_S``. `authorize` and
-`require_privileged` (policy) read it from `STEP_UP_WINDOW`, which the
-composition root sets once from `Settings` when it builds the platform: the
-service signatures that call `authorize` stay unchanged, and the one knob is
-in one place. Callers that have the settings at hand may pass *max_age_s*.
+The allowed age is ``QPLANE_STEP_UP_MAX_AGE_S``; the Authenticator puts it
+on every `Actor` it builds, so `authorize` and `require_privileged` (policy)
+read it from the actor and no module keeps it as global state.
 
 Security properties: fail closed (no ``auth_time``, no MFA method, a
 future ``auth_time`` or a non-operator/non-user principal without them
@@ -75,26 +73,6 @@ def _checked(max_age_s: int) -> int:
     return int(max_age_s)
 
 
-class StepUpWindow:
-    """The platform's step-up max age; set once by the composition root."""
-
-    __slots__ = ("_max_age_s",)
-
-    def __init__(self, max_age_s: int = DEFAULT_MAX_AGE_S) -> None:
-        self._max_age_s = _checked(max_age_s)
-
-    @property
-    def max_age_s(self) -> int:
-        return self._max_age_s
-
-    def configure(self, max_age_s: int) -> None:
-        self._max_age_s = _checked(max_age_s)
-
-
-#: Read by `policy.decisions`; `bootstrap.build_platform` configures it from Settings.
-STEP_UP_WINDOW: Final = StepUpWindow()
-
-
 def has_mfa(amr: tuple[str, ...] | list[str], acr: str | None) -> bool:
     """Whether an authentication with these amr/acr used a second factor."""
     return bool(MFA_METHODS.intersection(amr)) or (acr is not None and acr in MFA_ACRS)
@@ -108,9 +86,10 @@ def require_recent_mfa(
 ) -> None:
     """Return if *actor* authenticated with MFA within *max_age_s*; raise `StepUpRequired`.
 
-    *max_age_s* defaults to the platform's configured window.
+    *max_age_s* defaults to the window the Authenticator put on the actor
+    (``QPLANE_STEP_UP_MAX_AGE_S``).
     """
-    limit = STEP_UP_WINDOW.max_age_s if max_age_s is None else _checked(max_age_s)
+    limit = actor.step_up_max_age_s if max_age_s is None else _checked(max_age_s)
     if not has_mfa(actor.amr, actor.acr):
         raise StepUpRequired(
             "this action needs multi-factor authentication; log in again with a second factor",

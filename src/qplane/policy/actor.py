@@ -28,6 +28,8 @@ class Actor:
     cnf_jkt: str | None = None
     #: Set only for a legacy API key: the one project the key may touch.
     project_id: str | None = None
+    #: How recent an MFA must be for privileged actions (set by the Authenticator).
+    step_up_max_age_s: int = 900
 
     @property
     def is_operator(self) -> bool:
