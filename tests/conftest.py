@@ -12,20 +12,43 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from psycopg import sql
 
+from qplane.identity import passwords
 from qplane.store import Database
 
 #: The server's maintenance database, used to create and drop per-test databases.
 POSTGRES_ADMIN_URL: Final = os.environ.get(
     "QPLANE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+#: argon2id with qplane's parameters (RFC 9106 low-memory: 64 MiB, t=3, p=4) costs
+#: about 0.3 s of two cores per hash; the suite creates and logs in thousands of
+#: accounts. Tests run with a cheap hasher instead; the real parameters are pinned
+#: by tests/identity/test_passwords.py, which uses `real_password_hashing`.
+CHEAP_HASHER: Final = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if "real_password_hashing" not in request.fixturenames:
+        monkeypatch.setattr(passwords, "_HASHER", CHEAP_HASHER)
+
+
+@pytest.fixture
+def real_password_hashing() -> None:
+    """Hash with qplane's production parameters in this test."""
 
 
 @functools.cache
@@ -47,34 +70,94 @@ def _require_postgres() -> None:
     pytest.skip(problem)
 
 
+def _admin_execute(statement: sql.Composable) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(statement)
+
+
+def _engine_url(name: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str]:
+    """A database migrated to head once per test process: tests start from copies of it.
+
+    Copying a template (``CREATE DATABASE … TEMPLATE``) is several times
+    cheaper than running every migration for every test.
+    """
+    _require_postgres()
+    name = f"qplane_tpl_{secrets.token_hex(6)}"
+    _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    template = Database(_engine_url(name))
+    template.upgrade()
+    template.dispose()
+    try:
+        yield name
+    finally:
+        _admin_execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database for one test, dropped afterwards.
+
+    Already at the head revision, unless the test is marked ``empty_database``.
+    """
     _require_postgres()
     name = f"qplane_t_{secrets.token_hex(6)}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    if request.node.get_closest_marker("empty_database") is not None:
+        _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    else:
+        template: str = request.getfixturevalue("_postgres_template")
+        _admin_execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
             )
+        )
+    try:
+        yield _engine_url(name)
+    finally:
+        _admin_execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per test process, copied for each test."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "qplane.db"
+    template = Database(f"sqlite:///{path}")
+    template.upgrade()
+    template.dispose()  # checkpoints the write-ahead log into the file
+    return path
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A SQLite database file of its own for one test (in a directory not yet created)."""
-    return f"sqlite:///{tmp_path / 'data' / 'qplane.db'}"
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite database file of its own for one test.
+
+    Already at the head revision, unless the test is marked ``empty_database``
+    (then the file and its directory do not exist yet).
+    """
+    path = tmp_path / "data" / "qplane.db"
+    if request.node.get_closest_marker("empty_database") is None:
+        template: Path = request.getfixturevalue("_sqlite_template")
+        path.parent.mkdir(parents=True)
+        shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
 def database_url(request: pytest.FixtureRequest) -> str:
-    """The URL of an empty database, once for SQLite and once for PostgreSQL.
+    """The URL of a database at the head revision, once for SQLite and once for PostgreSQL.
+
+    Mark a test ``empty_database`` for a database with no schema at all.
 
     Narrow a test to PostgreSQL with ``@pytest.mark.postgres`` and
     ``@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)``.

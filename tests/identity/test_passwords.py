@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from argon2 import PasswordHasher
 
 from qplane.identity.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
 
 PASSWORD = "correct horse battery staple"
+
+pytestmark = pytest.mark.usefixtures("real_password_hashing")
 
 
 def test_hash_is_argon2id_and_round_trips() -> None:

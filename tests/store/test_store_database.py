@@ -23,6 +23,9 @@ from qplane.store.models import Base
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
+#: These tests run the migrations themselves.
+pytestmark = pytest.mark.empty_database
+
 
 def tenant(name: str, created_at: datetime = T0) -> Tenant:
     return Tenant(ids.new_id(ids.TENANT), name, max_running_jobs=2, created_at=created_at)
