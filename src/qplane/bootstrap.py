@@ -7,12 +7,14 @@ handed what it built; nothing fetches a collaborator from a global.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from qplane.audit.service import AuditService
 from qplane.backends.catalogue import BackendCatalogue, default_catalogue
 from qplane.broker.dispatch import DispatchService
+from qplane.broker.explain import ExplainService
 from qplane.broker.jobs import JobService
+from qplane.broker.policies import PolicyService
 from qplane.broker.signal import WorkSignal
 from qplane.broker.sweeper import Sweeper
 from qplane.broker.tenancy import TenancyService
@@ -21,7 +23,9 @@ from qplane.config import Settings
 from qplane.crypto.keyring import LocalKeyring
 from qplane.identity.api_keys import ApiKeyService
 from qplane.identity.authenticate import Authenticator
+from qplane.identity.browser_sessions import BrowserSessions
 from qplane.identity.device import DeviceGrantService
+from qplane.identity.device_verification import DeviceVerification
 from qplane.identity.dpop import DPoPVerifier
 from qplane.identity.federation import FederationService
 from qplane.identity.federation_jwks import IssuerKeys
@@ -34,6 +38,9 @@ from qplane.identity.saml import SamlLoginService, SamlProviderService, ServiceP
 from qplane.identity.sessions import SessionService
 from qplane.identity.signing import SigningKeys
 from qplane.identity.tokens import LEEWAY_S, TokenIssuer, TokenVerifier
+from qplane.policy.active import ActivePolicies
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
 from qplane.store.database import Database
 
 INTERNAL_TOKEN_PATH = "/internal/v1/token"
@@ -69,6 +76,18 @@ class Platform:
     workers: WorkerRegistry
     sweeper: Sweeper
     audit: AuditService
+    browser_sessions: BrowserSessions
+    #: One engine for the process: it caches compiled policy sets per tenant version.
+    policy_engine: PolicyEngine
+    #: The decision path's lookup of each tenant's active policy set.
+    active_policies: ActivePolicies
+    #: The one decision point every service asks before acting.
+    authorizer: Authorizer
+    #: Hypothetical decisions, explained, for security review.
+    explain: ExplainService
+    policies: PolicyService
+    #: The device verification page; wired by `build_platform` from the services above.
+    device_pages: DeviceVerification = field(init=False)
 
     def close(self) -> None:
         self.database.dispose()
@@ -88,18 +107,30 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     verifier = TokenVerifier(signing, settings.issuer, settings.token_audience)
     dpop = DPoPVerifier(database)
     sessions = SessionService(database, issuer, settings.refresh_token_ttl_s)
-    mfa = MfaService(database, keyring, sessions)
+    mfa = MfaService(
+        database,
+        keyring,
+        sessions,
+        max_failures_in_window=settings.mfa_max_failures,
+        failure_window_s=settings.mfa_failure_window_s,
+    )
     mfa_login = MfaLogin(
         database, mfa, sessions, issuer, verifier, settings.token_audience + MFA_AUDIENCE_SUFFIX
     )
+    policy_engine = PolicyEngine()
+    active_policies = ActivePolicies(database, policy_engine)
+    authorizer = Authorizer(policy_engine, database, active_policies)
     api_keys = ApiKeyService(
         database,
         enabled=settings.api_keys_enabled,
         max_ttl_days=settings.api_key_max_ttl_days,
+        authorizer=authorizer,
     )
     longest_token_s = max(settings.token_ttl_s, settings.worker_token_ttl_s) + LEEWAY_S
     saml_sp = ServiceProvider(settings.issuer, settings.key_dir, settings.saml_clock_skew_s)
-    return Platform(
+    # Browser sessions of the device page live no longer than the device code they approve.
+    browser_sessions = BrowserSessions(database, ttl_s=settings.device_code_ttl_s)
+    platform = Platform(
         settings=settings,
         database=database,
         catalogue=catalogue,
@@ -119,8 +150,16 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             IssuerKeys(allow_http_loopback=settings.insecure_federation_http_issuers),
             dpop,
             allow_http_loopback=settings.insecure_federation_http_issuers,
+            authorizer=authorizer,
         ),
-        login=LoginService(database, sessions, second_factor=mfa_login),
+        login=LoginService(
+            database,
+            sessions,
+            second_factor=mfa_login,
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_source=settings.login_max_failures_per_source,
+            failure_window_s=settings.login_failure_window_s,
+        ),
         mfa=mfa,
         mfa_login=mfa_login,
         device=DeviceGrantService(
@@ -131,27 +170,82 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             interval_s=settings.device_poll_interval_s,
         ),
         sessions=sessions,
-        saml_providers=SamlProviderService(database, saml_sp),
-        saml=SamlLoginService(database, saml_sp, sessions, settings.saml_request_ttl_s),
+        saml_providers=SamlProviderService(database, saml_sp, authorizer=authorizer),
+        saml=SamlLoginService(
+            database, saml_sp, sessions, settings.saml_request_ttl_s, sign_ins=browser_sessions
+        ),
         oidc_providers=ProviderRegistry(
-            database, keyring, allow_http=settings.insecure_oidc_http_issuers
+            database,
+            keyring,
+            allow_http=settings.insecure_oidc_http_issuers,
+            authorizer=authorizer,
         ),
-        oidc=_oidc_login(settings, database, keyring, sessions),
-        revocations=RevocationService(database, deny_ttl_s=longest_token_s),
+        oidc=_oidc_login(settings, database, keyring, sessions, browser_sessions),
+        revocations=RevocationService(database, deny_ttl_s=longest_token_s, authorizer=authorizer),
         api_keys=api_keys,
-        tenancy=TenancyService(database, keyring),
-        jobs=JobService(database, catalogue, keyring, settings.max_payload_bytes, work),
-        dispatch=DispatchService(database, keyring, settings.lease_ttl_s, work),
-        workers=WorkerRegistry(
-            database, issuer, settings.issuer + INTERNAL_TOKEN_PATH, settings.worker_token_ttl_s
+        tenancy=TenancyService(database, keyring, authorizer=authorizer),
+        jobs=JobService(
+            database,
+            catalogue,
+            keyring,
+            settings.max_payload_bytes,
+            work,
+            authorizer=authorizer,
         ),
-        sweeper=Sweeper(database, settings.max_attempts, settings.retention_days, work),
-        audit=AuditService(database),
+        dispatch=DispatchService(
+            database,
+            keyring,
+            settings.lease_ttl_s,
+            work,
+            authorizer=authorizer,
+            catalogue=catalogue,
+        ),
+        workers=WorkerRegistry(
+            database,
+            issuer,
+            settings.issuer + INTERNAL_TOKEN_PATH,
+            settings.worker_token_ttl_s,
+            authorizer=authorizer,
+        ),
+        sweeper=Sweeper(
+            database,
+            settings.max_attempts,
+            settings.retention_days,
+            work,
+            refresh_token_ttl_s=settings.refresh_token_ttl_s,
+        ),
+        audit=AuditService(database, authorizer=authorizer),
+        browser_sessions=browser_sessions,
+        policy_engine=policy_engine,
+        active_policies=active_policies,
+        authorizer=authorizer,
+        explain=ExplainService(database, authorizer, catalogue),
+        policies=PolicyService(database, policy_engine, authorizer=authorizer),
+    )
+    platform.device_pages = _device_pages(platform)
+    return platform
+
+
+def _device_pages(platform: Platform) -> DeviceVerification:
+    """The device verification page, on top of the login services every other login uses."""
+    return DeviceVerification(
+        platform.browser_sessions,
+        platform.device,
+        login=platform.login,
+        mfa_login=platform.mfa_login,
+        authenticator=platform.authenticator,
+        revocations=platform.revocations,
+        oidc=platform.oidc,
+        saml=platform.saml,
     )
 
 
 def _oidc_login(
-    settings: Settings, database: Database, keyring: LocalKeyring, sessions: SessionService
+    settings: Settings,
+    database: Database,
+    keyring: LocalKeyring,
+    sessions: SessionService,
+    browser_sessions: BrowserSessions,
 ) -> OidcLoginService:
     directory = IssuerDirectory.with_timeout(
         settings.oidc_http_timeout_s,
@@ -166,4 +260,5 @@ def _oidc_login(
         sessions,
         public_url=settings.issuer,
         ttl_s=settings.oidc_login_ttl_s,
+        sign_ins=browser_sessions,
     )

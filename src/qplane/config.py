@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     #: Device authorization grant (RFC 8628) for `qplane login --device`.
     device_code_ttl_s: int = 600
     device_poll_interval_s: int = 5
+    #: Brute-force limits on local logins, in a sliding window shared by every API server.
+    #: Wrong passwords per account (counted by email, known or not) and per source address.
+    login_failure_window_s: int = 900
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_source: int = 50
+    #: Wrong second-factor codes (TOTP or recovery) per account.
+    mfa_failure_window_s: int = 900
+    mfa_max_failures: int = 5
 
     max_payload_bytes: int = 256 * 1024
     default_max_running_jobs: int = 4

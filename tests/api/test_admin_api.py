@@ -93,3 +93,48 @@ def test_access_tokens_are_short_lived(client: TestClient, acme: TenantCtx) -> N
         "/v1/auth/login", json={"email": acme.email, "password": "tenant-password-1"}
     )
     assert 0 < response.json()["expires_in"] <= 900
+
+
+def test_a_tenant_carries_the_time_zone_and_region_policies_decide_on(
+    client: TestClient, operator_headers: dict[str, str]
+) -> None:
+    created = client.post(
+        "/v1/tenants",
+        json={"name": "initech", "timezone": "Europe/Berlin", "region": "eu-west"},
+        headers=operator_headers,
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["timezone"], created.json()["region"]) == ("Europe/Berlin", "eu-west")
+
+    moved = client.patch(
+        f"/v1/tenants/{created.json()['id']}",
+        json={"timezone": "America/New_York"},
+        headers=operator_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["timezone"], moved.json()["region"]) == ("America/New_York", "eu-west")
+    listed = client.get("/v1/tenants", headers=operator_headers).json()
+    assert listed[0]["timezone"] == "America/New_York"
+
+
+def test_an_unknown_time_zone_or_bad_region_is_refused(
+    client: TestClient, operator_headers: dict[str, str]
+) -> None:
+    for body, field in [
+        ({"name": "initech", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"name": "initech", "timezone": "../../etc/passwd"}, "timezone"),
+        ({"name": "initech", "region": "EU West"}, "region"),
+    ]:
+        response = client.post("/v1/tenants", json=body, headers=operator_headers)
+        assert response.status_code == 422, body
+        assert response.json()["field"] == field
+    assert client.get("/v1/tenants", headers=operator_headers).json() == []
+
+
+def test_a_tenant_admin_cannot_move_its_own_data_region(
+    client: TestClient, acme: TenantCtx
+) -> None:
+    response = client.patch(
+        f"/v1/tenants/{acme.tenant_id}", json={"region": "us-east"}, headers=acme.headers
+    )
+    assert response.status_code == 403

@@ -186,3 +186,31 @@ def test_backends_are_listed_with_their_limits(client: TestClient, acme: TenantC
     backends = {b["name"]: b for b in client.get("/v1/backends", headers=acme.headers).json()}
     assert {"aer_statevector", "aer_density_matrix", "aer_mps"} <= set(backends)
     assert backends["aer_statevector"]["max_qubits"] > backends["aer_density_matrix"]["max_qubits"]
+
+
+def test_a_job_records_the_classification_its_submitter_declares(
+    client: TestClient, acme: TenantCtx
+) -> None:
+    body = {
+        "project_id": acme.project_id,
+        "source": BELL,
+        "backend": "aer_statevector",
+        "shots": 10,
+        "classification": "confidential",
+    }
+    created = client.post("/v1/jobs", json=body, headers=acme.headers)
+    assert created.status_code == 201, created.text
+    fetched = client.get(f"/v1/jobs/{created.json()['id']}", headers=acme.headers).json()
+    assert fetched["classification"] == "confidential"
+    assert submit(client, acme).json()["classification"] == "internal"  # the default
+
+
+def test_an_unknown_classification_is_refused(client: TestClient, acme: TenantCtx) -> None:
+    body = {
+        "project_id": acme.project_id,
+        "source": BELL,
+        "backend": "aer_statevector",
+        "classification": "top-secret",
+    }
+    response = client.post("/v1/jobs", json=body, headers=acme.headers)
+    assert response.status_code == 422

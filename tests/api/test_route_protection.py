@@ -7,26 +7,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from qplane.api import route_access
 from qplane.domain import ids
 
-PUBLIC = {
-    ("GET", "/healthz"),
-    ("GET", "/readyz"),
-    ("GET", "/.well-known/jwks.json"),
-    ("POST", "/v1/auth/login"),
-    ("POST", "/v1/auth/token"),  # the refresh token (or other grant) is the credential
-    ("POST", "/internal/v1/token"),  # a worker's signed assertion is its credential
-    ("POST", "/v1/oauth/token-exchange"),  # RFC 8693: the workload's OIDC token is the credential
-    ("GET", "/v1/saml/{tenant_name}/metadata"),  # SAML: public SP metadata for the IdP
-    ("GET", "/v1/saml/{tenant_name}/login"),  # SAML: the browser has no token yet
-    ("POST", "/v1/saml/{tenant_name}/acs"),  # SAML: the IdP-signed assertion is the credential
-    ("GET", "/v1/sso/{tenant_name}/login"),  # OIDC: the browser has no token yet
-    ("GET", "/v1/sso/callback"),  # OIDC: the single-use server-side state is the credential
-    ("POST", "/v1/auth/mfa"),  # second login step: the mfa_token plus a code are the credential
-    ("POST", "/v1/oauth/device_authorization"),  # RFC 8628: the device has no token yet
-    ("POST", "/v1/oauth/token"),  # RFC 8628 polling: the device code is the credential
-    ("GET", "/device"),  # RFC 8628 verification page: instructions only, approving needs a token
-}
+PUBLIC = route_access.PUBLIC
 
 
 def _routes(client: TestClient) -> list[tuple[str, str]]:

@@ -90,6 +90,24 @@ def test_user_create_prompts_for_the_password_twice(operator: Cli, acme: TenantS
     assert password not in result.stdout
 
 
+def test_project_membership_is_managed_from_the_cli(acme: TenantSession) -> None:
+    password = "member-password-1234"
+    created = acme.admin.ok(
+        "user", "create", "analyst@acme.example", "--role", "member",
+        "--project", acme.project_id, "--password-stdin", input=f"{password}\n",
+    )  # fmt: skip
+    user_id = first_id(created.stdout, "usr")
+    assert user_id in acme.admin.ok("project", "members", acme.project_id).stdout
+
+    removed = acme.admin.ok("project", "remove-member", acme.project_id, user_id)
+    assert "no longer a member" in removed.stdout
+    assert user_id not in acme.admin.ok("project", "members", acme.project_id).stdout
+    acme.admin.ok("project", "add-member", acme.project_id, user_id)
+    assert f"{user_id}  manual" in acme.admin.ok("project", "members", acme.project_id).stdout
+    missing = acme.admin("project", "add-member", acme.project_id, "usr_nobody")
+    assert "not found" in assert_one_line_error(missing)
+
+
 def test_backends_lists_limits(acme: TenantSession) -> None:
     listing = acme.admin.ok("backends").stdout
     for name in ("aer_statevector", "aer_mps", "aer_density_matrix"):

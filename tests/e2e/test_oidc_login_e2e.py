@@ -72,17 +72,7 @@ def test_a_user_signs_in_through_the_idp_and_uses_the_platform(
         assert me["tenant_id"] == tenant["id"]
         assert me["roles"] == ["member"]
         assert [p["name"] for p in user.projects(tenant["id"])] == ["research"]
-
-        # The CLI takes the answer the browser showed and keeps it as its session.
-        cli = Cli(tmp_path / "cli")
-        second = Browser(httpx.Client(base_url=embedded.url, timeout=10), embedded.url)
-        pasted = json.dumps(second.login("acme", "dana", PASSWORD).json())
-        cli.ok(
-            "sso", "login", "acme", "--url", embedded.url, "--insecure-http", input=pasted + "\n"
-        )
-        saved = json.loads((tmp_path / "cli" / "credentials.json").read_text())
-        assert saved["url"] == embedded.url
-        assert (tmp_path / "cli" / "credentials.json").stat().st_mode & 0o077 == 0
+        # The CLI's way in (`qplane login --sso`) is tests/e2e/test_device_login_e2e.py.
 
 
 def test_the_cli_registers_lists_and_removes_a_provider(

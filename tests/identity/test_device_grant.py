@@ -9,6 +9,7 @@ from qplane.domain.clock import utcnow
 from qplane.domain.errors import NotFound, QuotaExceeded
 from qplane.domain.tenancy import Principal, PrincipalKind, Role, Tenant
 from qplane.identity.device import (
+    GUESS_WINDOW_S,
     MAX_WRONG_USER_CODES,
     USER_CODE_ALPHABET,
     DeviceGrantService,
@@ -155,3 +156,27 @@ def test_user_code_guessing_is_rate_limited(device: DeviceGrantService, alice: A
             device.decide(alice, "BBBB-BBBB", approve=True)
     with pytest.raises(QuotaExceeded):
         device.decide(alice, started.user_code, approve=True)
+
+
+def test_user_code_guesses_are_counted_across_servers(
+    database: Database, device: DeviceGrantService, alice: Actor, clock: Clock
+) -> None:
+    issuer = TokenIssuer(
+        SigningKeys.ephemeral(), "https://qplane.test", "qplane-api", 600, clock=clock
+    )
+    other_server = DeviceGrantService(
+        database,
+        SessionService(database, issuer, 3600, clock=clock),
+        "https://qplane.test/device",
+        clock=clock,
+    )
+    started = device.start(CLIENT)
+    for n in range(MAX_WRONG_USER_CODES):  # the guesses alternate between the two servers
+        with pytest.raises(NotFound):
+            (device, other_server)[n % 2].decide(alice, "BBBB-BBBB", approve=True)
+    for server in (device, other_server):
+        with pytest.raises(QuotaExceeded):
+            server.decide(alice, started.user_code, approve=True)
+    clock.now += GUESS_WINDOW_S
+    fresh = other_server.start(CLIENT)
+    other_server.decide(alice, fresh.user_code, approve=True)

@@ -11,7 +11,7 @@ import pytest
 from qplane.crypto.keyring import LocalKeyring, load_or_create_root_key
 from qplane.domain import ids
 from qplane.domain.clock import utcnow
-from qplane.domain.errors import IntegrityError, Unauthenticated
+from qplane.domain.errors import IntegrityError, QuotaExceeded, Unauthenticated
 from qplane.domain.tenancy import Principal, PrincipalKind, Role, Tenant
 from qplane.identity.mfa import MAX_FAILURES, MfaService
 from qplane.identity.mfa_codes import recovery_code_digest
@@ -124,6 +124,7 @@ def test_totp_locks_after_repeated_failures_and_a_recovery_code_unlocks(
 ) -> None:
     totp, codes = _enrolled(mfa, alice, clock)
     for _ in range(MAX_FAILURES):
+        clock.now += 300  # a slow guesser, below the window limit: the lock still comes
         with pytest.raises(Unauthenticated):
             mfa.verify_second_factor(alice, totp="000000")
     clock.now += 30
@@ -131,6 +132,26 @@ def test_totp_locks_after_repeated_failures_and_a_recovery_code_unlocks(
         mfa.verify_second_factor(alice, totp=totp.at(clock.now))  # locked, even if right
     assert mfa.verify_second_factor(alice, recovery_code=codes[0]) == "mfa"
     clock.now += 30
+    assert mfa.verify_second_factor(alice, totp=totp.at(clock.now)) == "otp"
+
+
+def test_wrong_codes_of_either_kind_are_limited_in_a_window_even_before_the_lock(
+    database: Database, mfa: MfaService, alice: Principal, clock: Clock
+) -> None:
+    totp, codes = _enrolled(mfa, alice, clock)
+    for guess in ("000000", "aaaa-bbbb-cccc", "000001", "aaaa-bbbb-cccd", "000002"):
+        kind = "recovery_code" if "-" in guess else "totp"
+        with pytest.raises(Unauthenticated):
+            mfa.verify_second_factor(alice, **{kind: guess})
+    clock.now += 30
+    with pytest.raises(QuotaExceeded) as refused:
+        mfa.verify_second_factor(alice, recovery_code=codes[0])  # right, but too late
+    assert 0 < refused.value.extensions["retry_after_s"] <= 900
+    with database.unit_of_work() as uow:
+        assert uow.mfa.unused_recovery_codes(alice.id) == 10  # the refused code is not spent
+        details = [entry.detail for entry in uow.audit.chain(alice.tenant_id or "")]
+    assert "too many wrong second-factor codes; try again later" in details
+    clock.now += 900
     assert mfa.verify_second_factor(alice, totp=totp.at(clock.now)) == "otp"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +15,18 @@ from joserfc.jwk import OKPKey
 
 from qplane.crypto import InsecureKeyFile
 from qplane.domain.errors import IntegrityError, Unauthenticated
+from qplane.domain.ports import SeenTokenIdRepository
 from qplane.identity import _jose
 from qplane.identity.workload import (
     ASSERTION_TYPE,
-    ReplayGuard,
+    LEEWAY_S,
     WorkerKey,
     make_client_assertion,
     sign_result,
     verify_client_assertion,
     verify_result_signature,
 )
+from qplane.store.database import Database
 
 WORKER = "wrk_1"
 AUDIENCE = "https://qplane.example/internal/v1/token"
@@ -45,13 +49,30 @@ def worker_key(raw_key: OKPKey) -> WorkerKey:
     return WorkerKey(raw_key)
 
 
-def _verify(assertion: str, key: WorkerKey, guard: ReplayGuard | None = None, **kw: Any) -> None:
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """One migrated SQLite database for the module's pure verification tests."""
+    db = Database(f"sqlite:///{tmp_path_factory.mktemp('seen') / 'qplane.db'}")
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def seen(store: Database) -> Iterator[SeenTokenIdRepository]:
+    """The real assertion-id store, in a transaction that is never committed: each test starts
+    with nothing seen."""
+    with store.unit_of_work() as uow:
+        yield uow.seen_token_ids
+
+
+def _verify(assertion: str, key: WorkerKey, seen: SeenTokenIdRepository, **kw: Any) -> None:
     verify_client_assertion(
         assertion,
         key.public_jwk_json(),
         kw.pop("worker_id", WORKER),
         kw.pop("audience", AUDIENCE),
-        guard or ReplayGuard(),
+        seen,
         clock=kw.pop("clock", _at(NOW)),
     )
 
@@ -104,31 +125,56 @@ def test_public_jwk_has_no_private_part(worker_key: WorkerKey) -> None:
 # --- client assertions --------------------------------------------------------
 
 
-def test_assertion_round_trip(worker_key: WorkerKey) -> None:
+def test_assertion_round_trip(worker_key: WorkerKey, seen: SeenTokenIdRepository) -> None:
     assertion = make_client_assertion(worker_key, WORKER, AUDIENCE, clock=_at(NOW))
-    _verify(assertion, worker_key)
+    _verify(assertion, worker_key, seen)
     header = _jose.peek_header(assertion)
     assert header == {"typ": ASSERTION_TYPE, "kid": worker_key.kid, "alg": "EdDSA"}
 
 
-def test_assertion_replay_is_refused(worker_key: WorkerKey) -> None:
-    guard = ReplayGuard()
+def test_assertion_replay_is_refused(worker_key: WorkerKey, seen: SeenTokenIdRepository) -> None:
     assertion = make_client_assertion(worker_key, WORKER, AUDIENCE, clock=_at(NOW))
-    _verify(assertion, worker_key, guard)
+    _verify(assertion, worker_key, seen)
     with pytest.raises(Unauthenticated, match="already used"):
-        _verify(assertion, worker_key, guard)
+        _verify(assertion, worker_key, seen)
 
 
-def test_same_jti_from_two_workers_is_not_a_replay(raw_key: OKPKey, worker_key: WorkerKey) -> None:
-    guard = ReplayGuard()
+def test_same_jti_from_two_workers_is_not_a_replay(
+    raw_key: OKPKey, worker_key: WorkerKey, seen: SeenTokenIdRepository
+) -> None:
     other_raw = _jose.generate_key()
-    _verify(_assertion(raw_key), worker_key, guard)
+    _verify(_assertion(raw_key), worker_key, seen)
     _verify(
         _assertion(other_raw, iss="wrk_2", sub="wrk_2"),
         WorkerKey(other_raw),
-        guard,
+        seen,
         worker_id="wrk_2",
     )
+
+
+def test_replay_is_refused_by_every_server_sharing_the_database(
+    database: Database, worker_key: WorkerKey
+) -> None:
+    assertion = make_client_assertion(worker_key, WORKER, AUDIENCE, clock=_at(NOW))
+    with database.unit_of_work() as first_server:
+        _verify(assertion, worker_key, first_server.seen_token_ids)
+        first_server.commit()
+    with database.unit_of_work() as second_server, pytest.raises(Unauthenticated, match="used"):
+        _verify(assertion, worker_key, second_server.seen_token_ids)
+
+
+def test_assertion_id_is_kept_while_the_assertion_is_acceptable_and_then_forgotten(
+    seen: SeenTokenIdRepository, worker_key: WorkerKey
+) -> None:
+    assertion = make_client_assertion(worker_key, WORKER, AUDIENCE, ttl_s=300, clock=_at(NOW))
+    _verify(assertion, worker_key, seen)
+    last_acceptable = NOW + 300 + LEEWAY_S - 1
+    with pytest.raises(Unauthenticated, match="already used"):
+        _verify(assertion, worker_key, seen, clock=_at(last_acceptable))
+    with pytest.raises(Unauthenticated, match="expired"):
+        _verify(assertion, worker_key, seen, clock=_at(last_acceptable + 1))
+    assert seen.count_live("wrk", datetime.fromtimestamp(last_acceptable + 1, UTC))[0] == 1
+    assert seen.count_live("wrk", datetime.fromtimestamp(last_acceptable + 2, UTC))[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -151,80 +197,72 @@ def test_same_jti_from_two_workers_is_not_a_replay(raw_key: OKPKey, worker_key: 
     ],
 )
 def test_bad_assertion_claims_are_refused(
-    raw_key: OKPKey, worker_key: WorkerKey, overrides: dict[str, Any], reason: str
+    raw_key: OKPKey,
+    worker_key: WorkerKey,
+    seen: SeenTokenIdRepository,
+    overrides: dict[str, Any],
+    reason: str,
 ) -> None:
     with pytest.raises(Unauthenticated, match=reason):
-        _verify(_assertion(raw_key, **overrides), worker_key)
+        _verify(_assertion(raw_key, **overrides), worker_key, seen)
 
 
-def test_assertion_for_another_worker_id_is_refused(worker_key: WorkerKey) -> None:
+def test_assertion_for_another_worker_id_is_refused(
+    worker_key: WorkerKey, seen: SeenTokenIdRepository
+) -> None:
     assertion = make_client_assertion(worker_key, WORKER, AUDIENCE, clock=_at(NOW))
     with pytest.raises(Unauthenticated):
-        _verify(assertion, worker_key, worker_id="wrk_2")
+        _verify(assertion, worker_key, seen, worker_id="wrk_2")
 
 
-def test_assertion_signed_by_another_key_is_refused(worker_key: WorkerKey) -> None:
+def test_assertion_signed_by_another_key_is_refused(
+    worker_key: WorkerKey, seen: SeenTokenIdRepository
+) -> None:
     stranger = _jose.generate_key()
     assertion = make_client_assertion(WorkerKey(stranger), WORKER, AUDIENCE, clock=_at(NOW))
     with pytest.raises(Unauthenticated, match="assertion invalid"):
-        _verify(assertion, worker_key)
+        _verify(assertion, worker_key, seen)
     # Even when the attacker copies the victim's kid into the header.
     with pytest.raises(Unauthenticated, match="assertion invalid"):
-        _verify(_assertion(stranger, kid=worker_key.kid), worker_key)
+        _verify(_assertion(stranger, kid=worker_key.kid), worker_key, seen)
 
 
 @pytest.mark.parametrize("typ", ["JWT", "at+jwt", "qplane-result+jws"])
 def test_assertion_with_another_type_is_refused(
-    raw_key: OKPKey, worker_key: WorkerKey, typ: str
+    raw_key: OKPKey, worker_key: WorkerKey, seen: SeenTokenIdRepository, typ: str
 ) -> None:
     with pytest.raises(Unauthenticated, match="assertion invalid"):
-        _verify(_assertion(raw_key, typ=typ), worker_key)
+        _verify(_assertion(raw_key, typ=typ), worker_key, seen)
 
 
-def test_result_signature_is_not_an_assertion(worker_key: WorkerKey) -> None:
+def test_result_signature_is_not_an_assertion(
+    worker_key: WorkerKey, seen: SeenTokenIdRepository
+) -> None:
     signature = sign_result(worker_key, "job_1", "lse_1", RESULT)
     with pytest.raises(Unauthenticated):
-        _verify(signature, worker_key)
+        _verify(signature, worker_key, seen)
 
 
 @pytest.mark.parametrize("assertion", ["", "a.b.c", "x" * 10_000, "eyJhbGciOiJub25lIn0.e30."])
-def test_malformed_assertions_are_refused(worker_key: WorkerKey, assertion: str) -> None:
+def test_malformed_assertions_are_refused(
+    worker_key: WorkerKey, seen: SeenTokenIdRepository, assertion: str
+) -> None:
     with pytest.raises(Unauthenticated):
-        _verify(assertion, worker_key)
+        _verify(assertion, worker_key, seen)
 
 
-def test_unusable_registered_key_is_refused(worker_key: WorkerKey) -> None:
+def test_unusable_registered_key_is_refused(
+    worker_key: WorkerKey, seen: SeenTokenIdRepository
+) -> None:
     assertion = make_client_assertion(worker_key, WORKER, AUDIENCE, clock=_at(NOW))
     for registered in ("not json", "{}", json.dumps({"kty": "oct", "k": "AAAA"})):
         with pytest.raises(Unauthenticated, match="worker key not usable"):
-            verify_client_assertion(
-                assertion, registered, WORKER, AUDIENCE, ReplayGuard(), clock=_at(NOW)
-            )
+            verify_client_assertion(assertion, registered, WORKER, AUDIENCE, seen, clock=_at(NOW))
 
 
 def test_assertion_lifetime_is_capped_when_making(worker_key: WorkerKey) -> None:
     with pytest.raises(ValueError, match="ttl_s"):
         make_client_assertion(worker_key, WORKER, AUDIENCE, ttl_s=301)
-
-
-# --- replay guard ---------------------------------------------------------------
-
-
-def test_replay_guard_forgets_after_its_ttl_and_fails_closed_when_full() -> None:
-    now = [0.0]
-    guard = ReplayGuard(max_entries=2, clock=lambda: now[0])
-    guard.check_and_remember("a")
-    guard.check_and_remember("b")
-    with pytest.raises(Unauthenticated, match="too many"):
-        guard.check_and_remember("c")
-    now[0] = 361.0
-    guard.check_and_remember("a")  # long expired: its assertion can no longer verify
-    guard.check_and_remember("c")
-
-
-def test_replay_guard_ttl_must_cover_every_acceptable_assertion() -> None:
-    with pytest.raises(ValueError, match="ttl_s"):
-        ReplayGuard(ttl_s=60)
 
 
 # --- result signatures ----------------------------------------------------------
@@ -264,10 +302,10 @@ def test_tampered_or_malformed_result_signatures_are_refused(worker_key: WorkerK
 
 
 def test_assertion_with_extra_header_members_is_refused(
-    raw_key: OKPKey, worker_key: WorkerKey
+    raw_key: OKPKey, worker_key: WorkerKey, seen: SeenTokenIdRepository
 ) -> None:
     claims = {"iss": WORKER, "sub": WORKER, "aud": AUDIENCE, "iat": NOW, "exp": NOW + 60}
     header = {"typ": ASSERTION_TYPE, "kid": worker_key.kid, "jku": "https://evil.example/k"}
     assertion = _jose.sign_compact(header, json.dumps({**claims, "jti": "j"}).encode(), raw_key)
     with pytest.raises(Unauthenticated, match="assertion invalid"):
-        _verify(assertion, worker_key)
+        _verify(assertion, worker_key, seen)

@@ -13,15 +13,18 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from qplane import __version__
-from qplane.api import problems
+from qplane.api import problems, route_access
 from qplane.api.routes import (
     admin,
     audit,
     device,
+    device_browser,
+    explain,
     internal,
     jobs,
     mfa,
     oidc,
+    policies,
     public,
     saml,
     sessions,
@@ -34,6 +37,7 @@ from qplane.domain.errors import Forbidden, QplaneError, Unauthenticated
 from qplane.identity.device import OAuthError
 from qplane.identity.mfa_login import MfaRequired
 from qplane.identity.stepup import StepUpRequired
+from qplane.policy.trace import tracing
 
 _log = logging.getLogger("qplane.api")
 _REQUEST_ID_HEADER: Final = "X-Request-ID"
@@ -99,16 +103,57 @@ def create_app(platform: Platform, *, run_sweeper: bool = True) -> FastAPI:
                 {"limit": limit},
             )
         else:
-            response = await call_next(request)
+            with tracing() as decided:
+                response = await call_next(request)
+            response = _unless_undecided(request, response, decided)
         response.headers[_REQUEST_ID_HEADER] = request.state.request_id
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    routers = (public, admin, jobs, audit, internal, sessions, oidc, saml, mfa, device, workload)
+    routers = (
+        public,
+        admin,
+        jobs,
+        audit,
+        internal,
+        sessions,
+        oidc,
+        saml,
+        mfa,
+        device,
+        device_browser,
+        workload,
+        explain,
+        policies,
+    )
     for module in routers:
         app.include_router(module.router)
     return app
+
+
+def _unless_undecided(request: Request, response: Response, decided: list[str]) -> Response:
+    """Fail closed: a protected route that answered without a policy decision is refused.
+
+    Every route not declared public or self-service (`route_access`) must
+    have asked the decision point; one that forgot cannot leak its answer.
+    """
+    route = getattr(request.scope.get("route"), "path", None)
+    if (
+        route is None
+        or response.status_code >= 400
+        or decided
+        or not route_access.needs_decision(request.method, route)
+    ):
+        return response
+    _log.error("route %s %s answered without an authorisation decision", request.method, route)
+    return problems.problem_response(
+        500,
+        "internal-error",
+        "Internal error",
+        "the request was not authorised; it has been refused",
+        request,
+    )
 
 
 def _denied(request: Request, exc: Exception) -> JSONResponse:

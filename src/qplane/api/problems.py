@@ -1,8 +1,10 @@
 """RFC 9457 problem details: the only way an error leaves the API.
 
 Each `QplaneError` subclass maps to one status and one stable `type` URI.
-Anything unexpected becomes a bare 500 with no internal detail; the stack
-trace goes to the server log, never to the caller.
+A 429 whose error carries a ``retry_after_s`` extension also answers the
+``Retry-After`` header (RFC 9110 section 10.2.3), so clients back off
+without reading the body. Anything unexpected becomes a bare 500 with no
+internal detail; the stack trace goes to the server log, never to the caller.
 """
 
 from __future__ import annotations
@@ -58,10 +60,24 @@ def problem_response(
 
 def _qplane_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QplaneError)
-    headers = {"WWW-Authenticate": 'Bearer realm="qplane"'} if exc.status == 401 else None
     return problem_response(
-        exc.status, exc.slug, exc.title, exc.detail, request, _jsonable(exc.extensions), headers
+        exc.status,
+        exc.slug,
+        exc.title,
+        exc.detail,
+        request,
+        _jsonable(exc.extensions),
+        _headers(exc),
     )
+
+
+def _headers(exc: QplaneError) -> dict[str, str] | None:
+    if exc.status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="qplane"'}
+    retry_after = exc.extensions.get("retry_after_s")
+    if exc.status == 429 and type(retry_after) is int and retry_after > 0:
+        return {"Retry-After": str(retry_after)}
+    return None
 
 
 def _request_validation(request: Request, exc: Exception) -> JSONResponse:

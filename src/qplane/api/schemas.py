@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from qplane.domain.backends import BackendInfo
-from qplane.domain.jobs import Job, JobState, SourceFormat
-from qplane.domain.tenancy import Principal, Project, Tenant
+from qplane.domain.jobs import Classification, Job, JobState, SourceFormat
+from qplane.domain.tenancy import GroupMember, Principal, Project, ProjectMember, Tenant
 
 
 class Strict(BaseModel):
@@ -31,6 +31,15 @@ class TokenResponse(BaseModel):
 class TenantCreate(Strict):
     name: str = Field(max_length=63)
     max_running_jobs: int = 4
+    timezone: str = Field(default="UTC", max_length=64)
+    region: str = Field(default="", max_length=32)
+
+
+class TenantSettings(Strict):
+    """Attributes policies decide on; omitted fields keep their value."""
+
+    timezone: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=32)
 
 
 class TenantOut(BaseModel):
@@ -38,6 +47,8 @@ class TenantOut(BaseModel):
     name: str
     max_running_jobs: int
     created_at: datetime
+    timezone: str
+    region: str
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantOut:
@@ -46,6 +57,8 @@ class TenantOut(BaseModel):
             name=tenant.name,
             max_running_jobs=tenant.max_running_jobs,
             created_at=tenant.created_at,
+            timezone=tenant.timezone,
+            region=tenant.region,
         )
 
 
@@ -73,6 +86,41 @@ class UserCreate(Strict):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
     roles: list[str] = Field(default_factory=lambda: ["member"], max_length=8)
+    #: Projects the user becomes a member of (tenant admins reach all anyway).
+    projects: list[str] = Field(default_factory=list, max_length=100)
+
+
+class ProjectMemberOut(BaseModel):
+    project_id: str
+    principal_id: str
+    source: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, member: ProjectMember) -> ProjectMemberOut:
+        return cls(
+            project_id=member.project_id,
+            principal_id=member.principal_id,
+            source=member.source,
+            created_at=member.created_at,
+        )
+
+
+class GroupOut(BaseModel):
+    name: str
+    members: list[GroupMemberOut]
+
+
+class GroupMemberOut(BaseModel):
+    principal_id: str
+    source: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, member: GroupMember) -> GroupMemberOut:
+        return cls(
+            principal_id=member.principal_id, source=member.source, created_at=member.created_at
+        )
 
 
 class PrincipalOut(BaseModel):
@@ -101,6 +149,8 @@ class JobSubmit(Strict):
     shots: int = 1024
     tags: list[str] = Field(default_factory=list)
     seed: int | None = None
+    #: The data classification of the circuit; policies may route on it.
+    classification: Classification = Classification.INTERNAL
 
 
 class TransitionOut(BaseModel):
@@ -124,6 +174,7 @@ class JobOut(BaseModel):
     depth: int | None
     reason: str | None
     attempts: int
+    classification: Classification
     created_at: datetime
     updated_at: datetime
     history: list[TransitionOut]
@@ -145,6 +196,7 @@ class JobOut(BaseModel):
             depth=job.depth,
             reason=job.reason,
             attempts=job.attempts,
+            classification=job.classification,
             created_at=job.created_at,
             updated_at=job.updated_at,
             history=[TransitionOut(state=t.state, at=t.at, reason=t.reason) for t in job.history],

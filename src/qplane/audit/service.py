@@ -6,25 +6,30 @@ from qplane.audit.verify import ChainReport, verify_chain
 from qplane.domain.audit import AuditEntry
 from qplane.domain.errors import NotFound
 from qplane.domain.ports import AuditQuery, Page, UnitOfWorkFactory
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
-from qplane.policy.decisions import Action, authorize
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
 
 
 class AuditService:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, *, authorizer: Authorizer | None = None
+    ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
 
     def search(
         self, actor: Actor, query: AuditQuery, limit: int, cursor: str | None
     ) -> Page[AuditEntry]:
         """Entries of the actor's own tenant only; *query.tenant_id* must be that tenant."""
-        authorize(actor, Action.AUDIT_READ, query.tenant_id)
+        self._authz.on_tenant(actor, Action.AUDIT_READ, query.tenant_id)
         with self._uow() as uow:
             return uow.audit.search(query, limit, cursor)
 
     def verify_tenant(self, actor: Actor) -> ChainReport:
         """Verify the actor's tenant chain on the server."""
-        authorize(actor, Action.AUDIT_READ, actor.tenant_id)
+        self._authz.on_tenant(actor, Action.AUDIT_READ, actor.tenant_id)
         if actor.tenant_id is None:
             raise NotFound("tenant not found")
         return self.verify(actor.tenant_id)

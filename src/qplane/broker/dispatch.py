@@ -17,6 +17,8 @@ from datetime import timedelta
 from typing import Final
 
 from qplane.backends.base import RunResult
+from qplane.backends.catalogue import BackendCatalogue
+from qplane.broker import authz_facts as facts
 from qplane.broker.jobs import CIRCUIT, RESULT, binding_for
 from qplane.broker.lifecycle import move
 from qplane.broker.scheduler import pick_next
@@ -25,11 +27,15 @@ from qplane.crypto.envelope import Envelope
 from qplane.crypto.keyring import KeyProvider
 from qplane.domain import ids
 from qplane.domain.clock import as_utc, utcnow
-from qplane.domain.errors import Conflict, NotFound, QplaneError
+from qplane.domain.errors import Conflict, NotFound, QplaneError, Unauthenticated
 from qplane.domain.jobs import ACTIVE, Job, JobState
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.workers import JobLease, WorkerRecord
 from qplane.identity.workload import verify_result_signature
+from qplane.policy.actions import Action
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
+from qplane.policy.facts import WorkerFacts
 
 _MAX_REASON: Final = 500
 
@@ -56,8 +62,13 @@ class DispatchService:
         keys: KeyProvider,
         lease_ttl_s: float,
         signal: WorkSignal | None = None,
+        *,
+        authorizer: Authorizer | None = None,
+        catalogue: BackendCatalogue | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
+        self._catalogue = catalogue
         self._keys = keys
         self._ttl = timedelta(seconds=lease_ttl_s)
         self.signal = signal or WorkSignal()
@@ -70,9 +81,13 @@ class DispatchService:
             else list(worker.backends)
         )
         with self._uow() as uow:
+            if uow.workers.get(worker.id).disabled:
+                # Revoked while this request waited for work (long poll): no new lease.
+                raise Unauthenticated("worker authentication failed")
             job = pick_next(uow, served)
             if job is None:
                 return None
+            self._decide(uow, worker, Action.JOB_LEASE, job)
             now = utcnow()
             lease = JobLease(
                 ids.new_id(ids.LEASE), job.id, job.tenant_id, worker.id, now, now + self._ttl
@@ -155,7 +170,18 @@ class DispatchService:
         if as_utc(lease.expires_at) <= utcnow():
             raise NotFound("lease not found or expired")
         job = uow.jobs.get_for_update(lease.tenant_id, lease.job_id)
+        self._decide(uow, worker, Action.JOB_REPORT, job)
         return lease, job
+
+    def _decide(self, uow: UnitOfWork, worker: WorkerRecord, action: Action, job: Job) -> None:
+        """The execution plane asks the same decision point: only jobs of backends it serves."""
+        self._authz.authorize_worker(
+            uow,
+            WorkerFacts(worker.id, frozenset(worker.backends)),
+            action,
+            facts.job_in(uow, self._catalogue, job),
+            missing="lease not found or expired",
+        )
 
 
 def _verification_problem(job: Job, result_json: bytes) -> str | None:

@@ -10,6 +10,7 @@ from typing import Final
 
 from qplane.backends.base import RunResult
 from qplane.backends.catalogue import BackendCatalogue
+from qplane.broker import authz_facts as facts
 from qplane.broker.auditing import audit
 from qplane.broker.lifecycle import move
 from qplane.broker.signal import WorkSignal
@@ -19,11 +20,20 @@ from qplane.crypto.keyring import KeyProvider
 from qplane.domain import ids
 from qplane.domain.clock import utcnow
 from qplane.domain.errors import Conflict, NotFound, ValidationFailed
-from qplane.domain.jobs import CANCELLABLE, Job, JobState, SourceFormat, Transition
+from qplane.domain.jobs import (
+    CANCELLABLE,
+    Classification,
+    Job,
+    JobState,
+    SourceFormat,
+    Transition,
+)
 from qplane.domain.ports import Page, UnitOfWork, UnitOfWorkFactory
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
-from qplane.policy.decisions import Action, authorize
-from qplane.policy.scope import require_project
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
+from qplane.policy.facts import ArtifactKind
 
 CIRCUIT: Final = "circuit"
 RESULT: Final = "result"
@@ -41,6 +51,7 @@ class SubmitRequest:
     shots: int
     tags: tuple[str, ...] = ()
     seed: int | None = None
+    classification: Classification = Classification.INTERNAL
 
 
 class JobService:
@@ -54,8 +65,11 @@ class JobService:
         max_payload_bytes: int,
         signal: WorkSignal | None = None,
         validation_slots: int = 2,
+        *,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._catalogue = catalogue
         self._keys = keys
         self._max_payload = max_payload_bytes
@@ -70,8 +84,6 @@ class JobService:
         Raises the validation error (with the rejected job's id attached) after
         the rejection has been committed, so nothing a tenant sent is lost.
         """
-        authorize(actor, Action.JOB_SUBMIT, actor.tenant_id)
-        require_project(actor, request.project_id)
         tenant_id = _tenant_of(actor)
         _check_tags(request.tags)
         job = self._new_job(actor, tenant_id, request)
@@ -86,7 +98,16 @@ class JobService:
         except ValidationFailed as exc:
             failure = exc
         with self._uow() as uow:
-            uow.projects.get(tenant_id, request.project_id)
+            in_project = facts.project(uow, tenant_id, request.project_id)
+            # Decided on the job as it would be stored (qubits known once parsed),
+            # before anything is recorded: a refused caller leaves no trace but audit.
+            self._authz.authorize(
+                uow,
+                actor,
+                Action.JOB_SUBMIT,
+                facts.job(self._catalogue, job, in_project),
+                missing="project not found",
+            )
             uow.jobs.add(job)
             audit(
                 uow,
@@ -110,10 +131,9 @@ class JobService:
         return job
 
     def get(self, actor: Actor, job_id: str) -> Job:
-        authorize(actor, Action.JOB_READ, actor.tenant_id)
         with self._uow() as uow:
             job = uow.jobs.get(_tenant_of(actor), job_id)
-        require_project(actor, job.project_id, "job not found")
+            self._decide(uow, actor, Action.JOB_READ, job)
         return job
 
     def page(
@@ -124,19 +144,19 @@ class JobService:
         limit: int,
         cursor: str | None,
     ) -> Page[Job]:
-        authorize(actor, Action.JOB_READ, actor.tenant_id)
         tenant_id = _tenant_of(actor)
-        require_project(actor, project_id)
         with self._uow() as uow:
-            uow.projects.get(tenant_id, project_id)
+            in_project = facts.project(uow, tenant_id, project_id)
+            self._authz.authorize(
+                uow, actor, Action.JOB_LIST, in_project, missing="project not found"
+            )
             return uow.jobs.page(tenant_id, project_id, states, limit, cursor)
 
     def cancel(self, actor: Actor, job_id: str) -> Job:
         """Cancel a job that has not finished; a running job is stopped at its next heartbeat."""
-        authorize(actor, Action.JOB_CANCEL, actor.tenant_id)
         with self._uow() as uow:
             job = uow.jobs.get_for_update(_tenant_of(actor), job_id)
-            require_project(actor, job.project_id, "job not found")
+            self._decide(uow, actor, Action.JOB_CANCEL, job)
             if job.state not in CANCELLABLE:
                 raise Conflict(f"job is already {job.state.value}", state=job.state.value)
             job = move(uow, job, JobState.CANCELLED, actor, "cancelled by request")
@@ -146,15 +166,42 @@ class JobService:
 
     def result(self, actor: Actor, job_id: str) -> tuple[Job, RunResult]:
         """Decrypt a finished job's result; plaintext exists only in this call's memory."""
-        authorize(actor, Action.RESULT_READ, actor.tenant_id)
         with self._uow() as uow:
             job = uow.jobs.get(_tenant_of(actor), job_id)
-            require_project(actor, job.project_id, "job not found")
+            self._decide(uow, actor, Action.ARTIFACT_READ, job, ArtifactKind.RESULT)
             if job.state not in _HAS_RESULT:
                 raise Conflict(f"job has no result: it is {job.state.value}", state=job.state.value)
             sealed = uow.artifacts.get(job.tenant_id, job.id, RESULT)
             plaintext = self._envelope(uow).open(sealed, _binding(job, RESULT))
         return job, RunResult.from_json(plaintext.decode())
+
+    def circuit(self, actor: Actor, job_id: str) -> tuple[Job, str]:
+        """Decrypt a job's circuit source: an artifact of its own, authorised apart from results.
+
+        Reading results never implies reading the circuit (the tenant's IP):
+        a policy can allow one kind of artifact and forbid the other.
+        """
+        with self._uow() as uow:
+            job = uow.jobs.get(_tenant_of(actor), job_id)
+            self._decide(uow, actor, Action.ARTIFACT_READ, job, ArtifactKind.CIRCUIT)
+            if job.state is JobState.REJECTED:
+                raise Conflict("a rejected job keeps no circuit", state=job.state.value)
+            sealed = uow.artifacts.get(job.tenant_id, job.id, CIRCUIT)
+            plaintext = self._envelope(uow).open(sealed, _binding(job, CIRCUIT))
+        return job, plaintext.decode()
+
+    def _decide(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        action: Action,
+        job: Job,
+        artifact: ArtifactKind | None = None,
+    ) -> None:
+        """Authorise *action* on *job* (or one of its artifacts); hidden as "job not found"."""
+        of_job = facts.job_in(uow, self._catalogue, job)
+        resource = of_job if artifact is None else facts.artifact(of_job, artifact)
+        self._authz.authorize(uow, actor, action, resource, missing="job not found")
 
     def _envelope(self, uow: UnitOfWork) -> Envelope:
         return Envelope(self._keys, uow.tenant_keys)
@@ -178,6 +225,7 @@ class JobService:
             updated_at=now,
             seed=seed,
             history=(Transition(JobState.SUBMITTED, now),),
+            classification=request.classification,
         )
 
 

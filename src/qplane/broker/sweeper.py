@@ -1,13 +1,18 @@
-"""Background housekeeping: re-queue jobs whose worker vanished, retire old jobs.
+"""Background housekeeping: re-queue jobs whose worker vanished, retire old jobs,
+and forget identity state that no check needs any more.
 
 Runs in the control plane on a timer. Safe to run on several servers at
-once: each step locks the job it changes and re-checks its state.
+once: each step locks the job it changes and re-checks its state, and each
+purge deletes one bounded batch per table, skipping rows another server
+holds.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from qplane.broker.auditing import audit
@@ -15,10 +20,14 @@ from qplane.broker.lifecycle import move
 from qplane.broker.signal import WorkSignal
 from qplane.domain.clock import utcnow
 from qplane.domain.jobs import ACTIVE, TERMINAL, Job, JobState
-from qplane.domain.ports import UnitOfWorkFactory
+from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.workers import JobLease
 
 _BATCH: Final = 100
+#: Rows each purge deletes from one table in one transaction, at most.
+PURGE_BATCH: Final = 500
+#: Seconds between purges while nothing is left over (each server purges on its own).
+PURGE_INTERVAL_S: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,7 @@ class SweepReport:
     requeued: int = 0
     failed: int = 0
     retired: int = 0
+    purged: int = 0
 
 
 class Sweeper:
@@ -35,15 +45,46 @@ class Sweeper:
         max_attempts: int,
         retention_days: float,
         signal: WorkSignal | None = None,
+        *,
+        refresh_token_ttl_s: int = 12 * 3600,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._uow = uow_factory
         self._signal = signal or WorkSignal()
         self._max_attempts = max_attempts
         self._retention = timedelta(days=retention_days)
+        self._refresh_grace = timedelta(seconds=refresh_token_ttl_s)
+        self._monotonic = monotonic
+        self._next_purge = monotonic()
 
     def sweep(self) -> SweepReport:
         requeued, failed = self.expire_leases()
-        return SweepReport(requeued, failed, self.retire())
+        return SweepReport(requeued, failed, self.retire(), self._purge_when_due())
+
+    def purge_expired(self, now: datetime | None = None) -> tuple[int, bool]:
+        """Delete one batch per table of identity state whose time is over.
+
+        Returns (rows deleted, whether some table had more than one batch).
+        Expired entries go: seen token and proof ids (and failure counts),
+        device grants, OIDC and SAML login state, deny-listed token ids,
+        device-page browser sessions.
+        Refresh tokens go only once their family ended (expired or revoked)
+        more than a refresh lifetime ago, so a rotated token of a family
+        that may still be live is always recognised as reuse.
+        """
+        at = now or utcnow()
+        with self._uow() as uow:
+            counts = _purge_batch(uow, at, at - self._refresh_grace)
+            uow.commit()
+        return sum(counts), any(count >= PURGE_BATCH for count in counts)
+
+    def _purge_when_due(self) -> int:
+        if self._monotonic() < self._next_purge:
+            return 0
+        purged, more = self.purge_expired()
+        # A full batch means a backlog: come back at the next sweep, not a minute later.
+        self._next_purge = self._monotonic() + (0.0 if more else PURGE_INTERVAL_S)
+        return purged
 
     def expire_leases(self) -> tuple[int, int]:
         """Return expired leases' jobs to their tenant's queue, or fail them after too many tries.
@@ -110,6 +151,19 @@ class Sweeper:
                 uow.commit()
                 retired += 1
         return retired
+
+
+def _purge_batch(uow: UnitOfWork, now: datetime, families_ended_before: datetime) -> list[int]:
+    return [
+        uow.seen_token_ids.purge_expired(now, PURGE_BATCH),
+        uow.device_grants.purge_expired(now, PURGE_BATCH),
+        uow.oidc_flows.purge_expired(now, PURGE_BATCH),
+        uow.saml_requests.purge_expired(now, PURGE_BATCH),
+        uow.saml_assertions.purge_expired(now, PURGE_BATCH),
+        uow.revocations.purge_expired(now, PURGE_BATCH),
+        uow.browser_sessions.purge_expired(now, PURGE_BATCH),
+        uow.refresh_tokens.purge_ended(families_ended_before, PURGE_BATCH),
+    ]
 
 
 def _with_attempts(job: Job, attempts: int) -> Job:

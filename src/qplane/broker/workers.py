@@ -14,9 +14,12 @@ from qplane.domain.ports import UnitOfWorkFactory
 from qplane.domain.tenancy import validate_slug
 from qplane.domain.workers import WorkerRecord
 from qplane.identity.tokens import AccessClaims, TokenIssuer
-from qplane.identity.workload import ReplayGuard, verify_client_assertion
+from qplane.identity.workload import verify_client_assertion
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
-from qplane.policy.decisions import Action, authorize
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
+from qplane.policy.facts import WorkerFacts
 
 WORKER_AUDIENCE = "qplane-internal"
 
@@ -28,20 +31,23 @@ class WorkerRegistry:
         issuer: TokenIssuer,
         assertion_audience: str,
         token_ttl_s: int,
+        *,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._issuer = issuer
         self._assertion_audience = assertion_audience
         self._ttl = token_ttl_s
-        self._replay = ReplayGuard()
 
     def register(
         self, actor: Actor | None, name: str, public_jwk: str, backends: Sequence[str]
     ) -> WorkerRecord:
         """Register a worker's public key. *actor* None is the embedded bootstrap."""
-        if actor is not None:
-            authorize(actor, Action.WORKER_REGISTER)
         validate_slug(name, "name")
+        if actor is not None:
+            candidate = WorkerFacts(name, frozenset(str(b)[:64] for b in backends))
+            self._authz.on(actor, Action.WORKER_REGISTER, candidate)
         _check_public_jwk(public_jwk)
         if not backends:
             raise ValidationFailed("a worker must serve at least one backend", field="backends")
@@ -68,7 +74,10 @@ class WorkerRegistry:
     def exchange(self, worker_id: str, assertion: str) -> tuple[str, AccessClaims]:
         """Swap a worker's signed assertion for a short-lived internal token.
 
-        Unknown, disabled and mis-signed workers all get the same answer.
+        Unknown, disabled (revoked) and mis-signed workers, and replayed
+        assertions, all get the same answer. The assertion's id is stored in
+        the database before the token is issued, so each assertion buys one
+        token across every API server.
         """
         with self._uow() as uow:
             try:
@@ -79,9 +88,15 @@ class WorkerRegistry:
             self._deny(worker_id, "unknown or disabled worker")
             raise Unauthenticated("worker authentication failed")
         try:
-            verify_client_assertion(
-                assertion, worker.public_jwk, worker.id, self._assertion_audience, self._replay
-            )
+            with self._uow() as uow:
+                verify_client_assertion(
+                    assertion,
+                    worker.public_jwk,
+                    worker.id,
+                    self._assertion_audience,
+                    uow.seen_token_ids,
+                )
+                uow.commit()
         except Unauthenticated as exc:
             self._deny(worker_id, exc.detail)
             raise Unauthenticated("worker authentication failed") from None

@@ -70,8 +70,16 @@ def login(
     ] = None,
     password_stdin: PasswordStdin = False,
     device: Annotated[
-        bool, typer.Option("--device", help="Approve this login from another logged-in device.")
+        bool, typer.Option("--device", help="Approve this login in a browser or another device.")
     ] = False,
+    sso: Annotated[
+        str | None,
+        typer.Option("--sso", metavar="TENANT", help="Sign in with a tenant's SSO in a browser."),
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="With --sso: the IdP, if the tenant has several."),
+    ] = None,
     insecure_http: Annotated[
         bool, typer.Option("--insecure-http", help="Allow plain http to a non-loopback host.")
     ] = False,
@@ -79,15 +87,26 @@ def login(
     """Log in and store the session (0600) for later commands; prints who you are.
 
     Without --email (or with --device) this uses the device authorization grant:
-    approve the printed code from a session elsewhere; no password is typed here.
-    With --email, an MFA account is asked for its code (--password-stdin: next line).
+    open the printed URL in a browser, sign in and approve the code; no password is
+    typed here. --sso TENANT does the same, the URL going straight to the tenant's
+    single sign-on. With --email, an MFA account is asked for its code
+    (--password-stdin: next line).
     """
     url = credentials.check_login_url(url, allow_insecure_http=insecure_http)
+    if sso is not None and (email is not None or password_stdin):
+        raise ValueError("--sso signs in in a browser: drop --email and --password-stdin")
+    if provider is not None and sso is None:
+        raise ValueError("--provider goes with --sso TENANT")
     if device or email is None:
         if password_stdin:
             raise ValueError("--password-stdin needs --email (device login uses no password)")
+        shown = (
+            login_flows.show_device_code
+            if sso is None
+            else login_flows.sso_device_code(sso, provider)
+        )
         with QplaneClient(url) as client:
-            body = login_flows.device_login(client, login_flows.show_device_code)
+            body = login_flows.device_login(client, shown)
             me = client.whoami()
     else:
         password = read_password(password_stdin)
@@ -127,12 +146,41 @@ def tenant_create(
     max_running_jobs: Annotated[
         int, typer.Option(min=1, help="Jobs this tenant may run at once.")
     ] = 4,
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA time zone for time-based policies.")
+    ] = "UTC",
+    region: Annotated[
+        str, typer.Option("--region", help="Where the tenant's data is homed, e.g. eu-west.")
+    ] = "",
     url: UrlOption = None,
 ) -> None:
     """Create a tenant (operator)."""
     with open_client(url) as client:
-        tenant = client.create_tenant(name, max_running_jobs)
+        tenant = client.create_tenant(name, max_running_jobs, timezone=timezone, region=region)
     console().print(render.literal(f"tenant {tenant['id']} created ({tenant['name']})"))
+
+
+@tenant_app.command("update")
+@one_line_errors
+def tenant_update(
+    tenant: str,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="IANA time zone.", show_default=False)
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Data region.", show_default=False)
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Change a tenant's time zone or data region (operator)."""
+    with open_client(url) as client:
+        updated = client.update_tenant(tenant, timezone=timezone, region=region)
+    console().print(
+        render.literal(
+            f"tenant {updated['id']}: timezone {updated['timezone']}, "
+            f"region {updated['region'] or '-'}"
+        )
+    )
 
 
 @tenant_app.command("list")
@@ -160,6 +208,38 @@ def project_list(tenant: TenantOption = None, url: UrlOption = None) -> None:
         console().print(render.projects_table(client.projects(tenant_of(client, tenant))))
 
 
+@project_app.command("members")
+@one_line_errors
+def project_members(project: str, tenant: TenantOption = None, url: UrlOption = None) -> None:
+    """List who belongs to a project and what granted it (tenant admin)."""
+    with open_client(url) as client:
+        members = client.project_members(tenant_of(client, tenant), project)
+    for member in members:
+        console().print(render.literal(f"{member['principal_id']}  {member['source']}"))
+
+
+@project_app.command("add-member")
+@one_line_errors
+def project_add_member(
+    project: str, principal: str, tenant: TenantOption = None, url: UrlOption = None
+) -> None:
+    """Let a user or service principal of the tenant work in a project (tenant admin)."""
+    with open_client(url) as client:
+        client.add_project_member(tenant_of(client, tenant), project, principal)
+    console().print(render.literal(f"{principal} is a member of {project}"))
+
+
+@project_app.command("remove-member")
+@one_line_errors
+def project_remove_member(
+    project: str, principal: str, tenant: TenantOption = None, url: UrlOption = None
+) -> None:
+    """Take a project away from a principal, whatever granted it (tenant admin)."""
+    with open_client(url) as client:
+        client.remove_project_member(tenant_of(client, tenant), project, principal)
+    console().print(render.literal(f"{principal} is no longer a member of {project}"))
+
+
 @user_app.command("create")
 @one_line_errors
 def user_create(
@@ -167,6 +247,10 @@ def user_create(
     role: Annotated[
         list[str], typer.Option("--role", help="tenant_admin, member or viewer (repeatable).")
     ],
+    project: Annotated[
+        list[str] | None,
+        typer.Option("--project", help="Project id the user may work in (repeatable)."),
+    ] = None,
     tenant: TenantOption = None,
     password_stdin: PasswordStdin = False,
     url: UrlOption = None,
@@ -174,7 +258,7 @@ def user_create(
     """Create a user in a tenant; the password is prompted twice unless read from stdin."""
     password = read_password(password_stdin, confirm=True)
     with open_client(url) as client:
-        user = client.create_user(tenant_of(client, tenant), email, password, role)
+        user = client.create_user(tenant_of(client, tenant), email, password, role, project)
     console().print(
         render.literal(
             f"user {user['id']} created ({user['email']}, roles: {', '.join(user['roles'])})"

@@ -47,6 +47,14 @@ def submit(
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A label (repeatable).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Simulator seed.")] = None,
+    classification: Annotated[
+        str | None,
+        typer.Option(
+            "--classification",
+            help="public, internal (default), confidential or restricted; policies route on it.",
+            show_default=False,
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait and print the result.")] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds --wait waits at most.")
@@ -58,7 +66,14 @@ def submit(
     source, chosen = read_circuit(file, fmt)
     with open_client(url) as client:
         job = client.submit(
-            project_of(client, project), source, backend, shots, fmt=chosen, tags=tag, seed=seed
+            project_of(client, project),
+            source,
+            backend,
+            shots,
+            fmt=chosen,
+            tags=tag,
+            seed=seed,
+            classification=classification,
         )
         console().print(render.literal(f"job {job['id']} submitted ({chosen}, {job['state']})"))
         if wait:

@@ -2,9 +2,14 @@
 
 * `qplane login --url URL` with no ``--email`` uses the OAuth 2.0 Device
   Authorization Grant (RFC 8628): it prints a short code and a URL, the user
-  approves the code from any logged-in session (browser, another machine's
-  CLI with ``qplane device approve CODE``), and the CLI polls until the
-  server issues the session. No password touches this machine.
+  opens the URL in any browser, signs in there (SSO or a local account) and
+  approves the code — or approves it from another logged-in CLI with
+  ``qplane device approve CODE`` — and the CLI polls until the server
+  issues the session. No password touches this machine.
+* ``qplane login --sso TENANT`` (also ``qplane sso login TENANT``) is the
+  same grant with ``tenant=`` added to the URL, so the browser goes straight
+  to that tenant's single sign-on. Nothing is pasted back: the tokens come
+  to the CLI by polling, exactly as for ``qplane login``.
 * ``--email`` (with ``--password-stdin`` for scripts) logs in with a
   password; for an MFA account the CLI then asks for a TOTP or recovery
   code (with ``--password-stdin``: the next stdin line).
@@ -23,14 +28,16 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Annotated, Final
+from urllib.parse import urlencode
 
 import pyotp
 import typer
 from rich.text import Text
 
 from qplane.cli import credentials
-from qplane.cli.errors import one_line_errors
+from qplane.cli.errors import one_line_errors, printable
 from qplane.cli.session import UrlOption, console, credentials_file, open_client
+from qplane.domain.tenancy import validate_slug
 from qplane.sdk.client import JSON, QplaneClient
 from qplane.sdk.errors import QplaneAPIError
 
@@ -110,18 +117,46 @@ def device_login(
     raise ValueError("the login code expired before it was approved; run `qplane login` again")
 
 
+def verification_url(started: JSON, tenant: str | None = None, provider: str | None = None) -> str:
+    """Where the browser goes: the server's complete verification URI (with the user code),
+    plus ``tenant=`` (and ``provider=``) to go straight to that tenant's single sign-on."""
+    url = str(started.get("verification_uri_complete") or started["verification_uri"])
+    extra = {name: value for name, value in (("tenant", tenant), ("provider", provider)) if value}
+    if extra:
+        url += ("&" if "?" in url else "?") + urlencode(extra)
+    return url
+
+
 def show_device_code(started: JSON) -> None:
+    code = printable(str(started["user_code"]))
     console().print(
         Text.assemble(
             "To log in, open ",
-            (str(started["verification_uri"]), "bold"),
-            " on a device where you are logged in and approve the code ",
-            (str(started["user_code"]), "bold"),
-            "\n(or run `qplane device approve ",
-            str(started["user_code"]),
-            "` there). Waiting for approval…",
+            (printable(verification_url(started)), "bold"),
+            " in a browser, sign in and approve the code ",
+            (code, "bold"),
+            f"\n(or run `qplane device approve {code}` where you are logged in). "
+            "Waiting for approval…",
         )
     )
+
+
+def sso_device_code(tenant: str, provider: str | None) -> Callable[[JSON], None]:
+    """How `qplane login --sso TENANT` shows the grant: a URL straight to the tenant's SSO."""
+    validate_slug(tenant, "tenant")  # a typo fails here, not after minutes of polling
+
+    def show(started: JSON) -> None:
+        console().print(
+            Text.assemble(
+                "To log in, open ",
+                (printable(verification_url(started, tenant, provider)), "bold"),
+                " in a browser, sign in with your organisation and approve the code ",
+                (printable(str(started["user_code"])), "bold"),
+                ". Waiting for approval…",
+            )
+        )
+
+    return show
 
 
 def store_session(url: str, body: JSON) -> None:

@@ -7,6 +7,7 @@ import typer
 from qplane.cli import (
     client_commands,
     demo,
+    policy_commands,
     server_commands,
     session_commands,
     sso_commands,
@@ -27,6 +28,7 @@ demo.register(app)
 session_commands.register(app)
 sso_commands.register(app)
 workload_commands.register(app)
+policy_commands.register(app)
 
 
 def main() -> None:

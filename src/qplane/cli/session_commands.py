@@ -16,6 +16,7 @@ from qplane.cli.errors import fail, one_line_errors
 from qplane.cli.render import literal
 from qplane.cli.session import console
 from qplane.config import Settings
+from qplane.domain.sessions import RevocationScope
 from qplane.identity.revocation import Revocation, RevocationService
 from qplane.identity.signing import SigningKeys
 from qplane.identity.tokens import LEEWAY_S
@@ -71,12 +72,16 @@ def revoke(
     token_jti: Annotated[
         str | None, typer.Option("--token-jti", help="Revoke the one token with this jti.")
     ] = None,
+    worker: Annotated[
+        str | None,
+        typer.Option("--worker", help="Cut off this worker: its token and its key stop working."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Revoke tokens at once (incident response); they fail on their next request."""
-    chosen = [value for value in (principal, tenant, token_jti) if value]
+    chosen = [value for value in (principal, tenant, token_jti, worker) if value]
     if len(chosen) != 1:
-        raise fail("give exactly one of --principal, --tenant or --token-jti", 2)
+        raise fail("give exactly one of --principal, --tenant, --token-jti or --worker", 2)
     settings = _settings(data_dir)
     database = Database(settings.effective_database_url)
     try:
@@ -85,6 +90,8 @@ def revoke(
             done = service.revoke_principal(None, principal)
         elif tenant:
             done = service.revoke_tenant(None, tenant)
+        elif worker:
+            done = service.revoke_worker(None, worker)
         else:
             done = service.revoke_token(None, chosen[0])
     finally:
@@ -94,6 +101,8 @@ def revoke(
 
 def _describe(done: Revocation) -> str:
     text = f"revoked {done.scope.value} {done.subject_id}"
+    if done.scope is RevocationScope.WORKER:
+        return text + ": its token fails on its next request; its job is re-queued at lease expiry"
     if done.not_before is not None:
         text += f": tokens issued before {done.not_before} are refused"
     return text + f"; {done.refresh_tokens_revoked} refresh tokens ended"

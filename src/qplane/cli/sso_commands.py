@@ -5,15 +5,15 @@ admins; a recent MFA is required for changes). The client secret is read
 from stdin or a hidden prompt — never from an argument, where ``ps`` and the
 shell history would keep it — and is never printed back.
 
-``login`` prints the tenant's SSO URL; after signing in at the IdP the
-browser shows qplane's token answer once, which is pasted back (hidden) and
-stored like any session (0600). The pasted answer is checked with ``/v1/me``
-before it is saved.
+``login TENANT`` is ``qplane login --sso TENANT``: the device authorization
+grant, with a URL that takes the browser straight to the tenant's single
+sign-on. The person signs in there and approves the code; the CLI receives
+the session by polling and stores it like any session (0600). No token is
+ever shown in the browser or pasted into the terminal.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -21,10 +21,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from qplane.cli import credentials
+from qplane.cli import client_commands
 from qplane.cli.errors import fail, one_line_errors
-from qplane.cli.session import UrlOption, console, credentials_file, open_client, tenant_of
-from qplane.sdk.client import QplaneClient
+from qplane.cli.session import UrlOption, console, open_client, tenant_of
 
 sso_app = typer.Typer(help="Single sign-on through your OpenID provider.", no_args_is_help=True)
 
@@ -141,33 +140,9 @@ def login(
         bool, typer.Option("--insecure-http", help="Allow plain http (loopback only).")
     ] = False,
 ) -> None:
-    """Sign in through your IdP in a browser, then paste the answer it shows (hidden)."""
-    url = credentials.check_login_url(url, allow_insecure_http=insecure_http)
-    with QplaneClient(url) as client:
-        start = client.sso_login_url(tenant_name, provider)
-        typer.echo(f"Open this URL in a browser and sign in:\n\n  {start}\n", err=True)
-        pasted = typer.prompt("paste the token answer shown after sign-in", hide_input=True)
-        answer = _token_answer(pasted)
-        client.adopt_tokens(answer)
-        me = client.whoami()
-    saved = credentials.Credentials(
-        url=url, token=str(answer["access_token"]), refresh_token=answer.get("refresh_token")
-    )
-    credentials.save(credentials_file(), saved)
-    console().print(Text.assemble("logged in to ", url, " as ", (str(me["id"]), "bold")))
+    """Sign in through your IdP in a browser; the same as `qplane login --sso TENANT`.
 
-
-def _token_answer(pasted: str) -> dict[str, str]:
-    """The JSON answer of the callback, or a bare access token."""
-    text = pasted.strip()
-    if text.startswith("{"):
-        try:
-            body = json.loads(text)
-        except ValueError:
-            raise fail("the pasted answer is not valid JSON", 2) from None
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise fail("the pasted answer has no access_token", 2)
-        return {k: str(v) for k, v in body.items() if isinstance(v, str | int)}
-    if text.count(".") != 2:
-        raise fail("paste the whole answer or its access_token", 2)
-    return {"access_token": text, "token_type": "Bearer"}
+    Prints a URL that goes straight to the tenant's single sign-on; after you
+    approve the code there, this command receives the session by itself.
+    """
+    client_commands.login(url=url, sso=tenant_name, provider=provider, insecure_http=insecure_http)

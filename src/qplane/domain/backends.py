@@ -31,3 +31,5 @@ class BackendInfo:
     region: str
     description: str
     limits: BackendLimits
+    #: A production device (billed, scarce); policies may keep workloads off it.
+    production: bool = False

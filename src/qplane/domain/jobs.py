@@ -82,6 +82,20 @@ class Transition:
     reason: str | None = None
 
 
+class Classification(StrEnum):
+    """How sensitive a job's circuit and results are, as its submitter declares.
+
+    The platform treats every artifact as secret (encrypted per tenant);
+    the classification is what tenant policies decide on, e.g. "confidential
+    jobs only to backends in the EU region".
+    """
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """A job's metadata. The circuit and result live encrypted, elsewhere."""
@@ -103,6 +117,7 @@ class Job:
     reason: str | None = None
     attempts: int = 0
     history: tuple[Transition, ...] = field(default_factory=tuple)
+    classification: Classification = Classification.INTERNAL
 
     def moved_to(self, target: JobState, at: datetime, reason: str | None = None) -> Job:
         """Return this job in *target* state, with the step added to its history."""

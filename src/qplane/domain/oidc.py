@@ -88,6 +88,10 @@ class LoginFlow:
     code_verifier: str
     redirect_uri: str
     expires_at: datetime
+    #: Digest of the cookie set in the browser that started the login (login CSRF).
+    binding_hash: str
+    #: Digest naming the device page's browser session this login signs in, if any.
+    browser_session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

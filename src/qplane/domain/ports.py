@@ -16,13 +16,22 @@ from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from qplane.domain.audit import AuditEntry, Outcome
+from qplane.domain.browser import BrowserSession, BrowserSignIn
 from qplane.domain.federation import TrustPolicy
 from qplane.domain.jobs import Job, JobState
 from qplane.domain.mfa import DeviceAuthorization, TotpCredential
 from qplane.domain.oidc import IdentityProvider, LinkedIdentity, LoginFlow
+from qplane.domain.policies import ActiveVersion, PolicySettings, PolicyVersion, PolicyVersionStatus
 from qplane.domain.saml import SamlIdentity, SamlLoginRequest, SamlProvider
 from qplane.domain.sessions import ApiKey, RefreshToken, RevocationScope
-from qplane.domain.tenancy import Principal, Project, Role, Tenant
+from qplane.domain.tenancy import (
+    GroupMember,
+    Principal,
+    Project,
+    ProjectMember,
+    Role,
+    Tenant,
+)
 from qplane.domain.workers import JobLease, WorkerRecord
 
 T = TypeVar("T")
@@ -48,6 +57,7 @@ class TenantRepository(Protocol):
     def add(self, tenant: Tenant) -> None: ...
     def get(self, tenant_id: str) -> Tenant: ...
     def by_name(self, name: str) -> Tenant | None: ...
+    def update_settings(self, tenant_id: str, *, timezone: str, region: str) -> None: ...
     def list_all(self) -> list[Tenant]:
         """Operator path only."""
         ...
@@ -58,6 +68,53 @@ class ProjectRepository(Protocol):
     def get(self, tenant_id: str, project_id: str) -> Project: ...
     def by_name(self, tenant_id: str, name: str) -> Project | None: ...
     def for_tenant(self, tenant_id: str) -> list[Project]: ...
+
+
+class ProjectMemberRepository(Protocol):
+    """Who may work in which project; every method is confined to one tenant."""
+
+    def add(self, member: ProjectMember) -> bool:
+        """Record *member*; False when that exact grant already existed."""
+        ...
+
+    def remove(self, tenant_id: str, project_id: str, principal_id: str, source: str) -> bool: ...
+    def remove_all(self, tenant_id: str, project_id: str, principal_id: str) -> int: ...
+
+    def replace_source(
+        self,
+        tenant_id: str,
+        principal_id: str,
+        source: str,
+        project_ids: frozenset[str],
+        now: datetime,
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Make *source*'s grants exactly *project_ids*; returns (added, removed)."""
+        ...
+
+    def projects_of(self, tenant_id: str, principal_id: str) -> frozenset[str]: ...
+    def of_project(self, tenant_id: str, project_id: str) -> list[ProjectMember]: ...
+
+
+class GroupRepository(Protocol):
+    """Named groups of a tenant's principals; every method is confined to one tenant."""
+
+    def add(self, member: GroupMember) -> bool: ...
+    def remove_all(self, tenant_id: str, group: str, principal_id: str) -> int: ...
+
+    def replace_source(
+        self,
+        tenant_id: str,
+        principal_id: str,
+        source: str,
+        groups: frozenset[str],
+        now: datetime,
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Make *source*'s groups of the principal exactly *groups*; returns (added, removed)."""
+        ...
+
+    def groups_of(self, tenant_id: str, principal_id: str) -> frozenset[str]: ...
+    def members_of(self, tenant_id: str, group: str) -> list[GroupMember]: ...
+    def names(self, tenant_id: str) -> list[str]: ...
 
 
 class PrincipalRepository(Protocol):
@@ -133,6 +190,9 @@ class WorkerRepository(Protocol):
     def get(self, worker_id: str) -> WorkerRecord: ...
     def by_name(self, name: str) -> WorkerRecord | None: ...
     def list_all(self) -> list[WorkerRecord]: ...
+    def disable(self, worker_id: str) -> None:
+        """Mark the worker disabled for good; `NotFound` when there is no such worker."""
+        ...
 
 
 class TenantKeyRepository(Protocol):
@@ -192,6 +252,10 @@ class RefreshTokenRepository(Protocol):
         self, tenant_id: str | None, principal_id: str, at: datetime
     ) -> int: ...
     def revoke_for_tenant(self, tenant_id: str, at: datetime) -> int: ...
+    def purge_ended(self, before: datetime, limit: int) -> int:
+        """Sweeper path: delete up to *limit* tokens whose family expired or was revoked
+        before *before*."""
+        ...
 
 
 class RevocationRepository(Protocol):
@@ -210,7 +274,7 @@ class RevocationRepository(Protocol):
         """Whether *jti* is deny-listed by the platform or by the token's own tenant."""
         ...
 
-    def purge_expired(self, now: datetime) -> int: ...
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int: ...
     def find_principal(self, principal_id: str) -> Principal | None:
         """Operator path only (unscoped): the principal a platform revocation names."""
         ...
@@ -253,6 +317,14 @@ class SeenTokenIdRepository(Protocol):
         """True the first time *token_id* is seen in *namespace* (until *expires_at*)."""
         ...
 
+    def count_live(self, namespace: str, now: datetime) -> tuple[int, datetime | None]:
+        """How many ids *namespace* still remembers at *now*, and when the soonest expires."""
+        ...
+
+    def purge_expired(self, now: datetime, limit: int) -> int:
+        """Sweeper path: forget up to *limit* ids (of any namespace) expired by *now*."""
+        ...
+
 
 class OidcProviderRepository(Protocol):
     """A tenant's OpenID providers; the client secret goes in and out only sealed."""
@@ -272,7 +344,7 @@ class OidcLoginFlowRepository(Protocol):
         """Remove and return the flow (single use), or None when there is none."""
         ...
 
-    def purge_expired(self, now: datetime) -> int: ...
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int: ...
 
 
 class OidcIdentityRepository(Protocol):
@@ -298,7 +370,7 @@ class SamlLoginRequestRepository(Protocol):
         """Remove and return the unexpired request (single use); `NotFound` otherwise."""
         ...
 
-    def purge_expired(self, now: datetime) -> int: ...
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int: ...
 
 
 class SeenAssertionRepository(Protocol):
@@ -306,7 +378,7 @@ class SeenAssertionRepository(Protocol):
         """Record an accepted SAML assertion; `Conflict` when it was seen before."""
         ...
 
-    def purge_expired(self, now: datetime) -> int: ...
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int: ...
 
 
 class SamlIdentityRepository(Protocol):
@@ -352,7 +424,84 @@ class DeviceAuthorizationRepository(Protocol):
     def by_device_code_for_update(self, device_code_hash: str) -> DeviceAuthorization | None: ...
     def by_user_code_for_update(self, user_code: str) -> DeviceAuthorization | None: ...
     def save(self, grant: DeviceAuthorization) -> None: ...
-    def purge_expired(self, before: datetime) -> int: ...
+    def purge_expired(self, before: datetime, limit: int | None = None) -> int: ...
+
+
+class BrowserSessionRepository(Protocol):
+    """Sessions of the device verification page, by the digest of their cookie."""
+
+    def add(self, session: BrowserSession) -> None: ...
+    def for_update(self, id_hash: str, now: datetime) -> BrowserSession | None:
+        """The unexpired session, locked for the rest of the transaction; None otherwise."""
+        ...
+
+    def set_csrf(self, id_hash: str, csrf_hash: str) -> None: ...
+    def sign_in(self, id_hash: str, user_code: str, sign_in: BrowserSignIn) -> bool:
+        """Record who signed in (and for which user code); False when the session is gone."""
+        ...
+
+    def delete(self, id_hash: str) -> bool:
+        """Remove the session; True for exactly one of several concurrent callers."""
+        ...
+
+    def purge_expired(self, now: datetime) -> int: ...
+
+
+class PolicyVersionRepository(Protocol):
+    """A tenant's policy versions and its policy settings; every method is confined to one tenant.
+
+    Versions are immutable: only their status and approval/activation fields
+    ever change, through the methods named for that.
+    """
+
+    def add(self, version: PolicyVersion) -> None:
+        """Raises `Conflict` when the tenant already has a version with this number."""
+        ...
+
+    def get(self, tenant_id: str, version: int) -> PolicyVersion: ...
+    def latest_number(self, tenant_id: str) -> int:
+        """The highest version number so far; 0 before the first push."""
+        ...
+
+    def for_tenant(self, tenant_id: str, limit: int) -> list[PolicyVersion]:
+        """Newest first."""
+        ...
+
+    def set_status(
+        self,
+        tenant_id: str,
+        version: int,
+        status: PolicyVersionStatus,
+        *,
+        activated_at: datetime | None = None,
+    ) -> None: ...
+    def record_approval(
+        self, tenant_id: str, version: int, approver_id: str, at: datetime
+    ) -> None: ...
+    def settings(self, tenant_id: str) -> PolicySettings:
+        """The tenant's settings (defaults when it never changed them)."""
+        ...
+
+    def settings_for_update(self, tenant_id: str, now: datetime) -> PolicySettings:
+        """The settings row, created if missing and locked: policy changes take turns."""
+        ...
+
+    def save_settings(self, settings: PolicySettings) -> None: ...
+    def active(self, tenant_id: str) -> ActiveVersion | None:
+        """The active version's number and digest: one primary-key read."""
+        ...
+
+
+class TenantDirectoryRepository(Protocol):
+    """Whether a named object is one of the tenant's own (what its policies may name)."""
+
+    def has_project(self, tenant_id: str, project_id: str) -> bool: ...
+    def has_group(self, tenant_id: str, group: str) -> bool:
+        """A group exists in a tenant while any principal is in it."""
+        ...
+
+    def has_principal(self, tenant_id: str, principal_id: str, kind: str) -> bool: ...
+    def has_job(self, tenant_id: str, job_id: str) -> bool: ...
 
 
 class UnitOfWork(Protocol):
@@ -360,6 +509,8 @@ class UnitOfWork(Protocol):
 
     tenants: TenantRepository
     projects: ProjectRepository
+    project_members: ProjectMemberRepository
+    groups: GroupRepository
     principals: PrincipalRepository
     jobs: JobRepository
     artifacts: ArtifactRepository
@@ -383,6 +534,9 @@ class UnitOfWork(Protocol):
     mfa: MfaRepository
     platform_keys: TenantKeyRepository
     device_grants: DeviceAuthorizationRepository
+    browser_sessions: BrowserSessionRepository
+    policy_versions: PolicyVersionRepository
+    tenant_directory: TenantDirectoryRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -41,6 +41,7 @@ class RevocationScope(StrEnum):
     PRINCIPAL = "principal"
     TENANT = "tenant"
     TOKEN = "token"
+    WORKER = "worker"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qplane.domain.errors import ValidationFailed
 
@@ -40,6 +41,10 @@ class Tenant:
     name: str
     max_running_jobs: int
     created_at: datetime
+    #: IANA time zone: policies on "business hours" use the tenant's clock.
+    timezone: str = "UTC"
+    #: Where the tenant's data is homed (e.g. ``eu-west``); empty when unset.
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,55 @@ class Project:
     tenant_id: str
     name: str
     created_at: datetime
+
+
+#: Membership granted by a tenant admin (as opposed to ``oidc:<id>`` / ``saml:<id>``).
+MANUAL_MEMBERSHIP: Final = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectMember:
+    """One reason *principal_id* may work in *project_id*.
+
+    A principal can hold the same project through several sources (granted
+    by hand and by an IdP group); each SSO login replaces only what its own
+    provider granted, so removing someone from the IdP group removes that
+    access without undoing an admin's explicit grant.
+    """
+
+    tenant_id: str
+    project_id: str
+    principal_id: str
+    source: str
+    created_at: datetime
+
+
+_GROUP: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """One reason *principal_id* is in the tenant group *group* (manual or an IdP)."""
+
+    tenant_id: str
+    group: str
+    principal_id: str
+    source: str
+    created_at: datetime
+
+
+def validate_group(value: str) -> str:
+    """Group names as IdPs send them: letters, digits, '.', '_' and '-', up to 63."""
+    if not _GROUP.match(value):
+        raise ValidationFailed(
+            "group must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            field="group",
+        )
+    return value
+
+
+def is_group_name(value: str) -> bool:
+    return bool(_GROUP.match(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +127,28 @@ def validate_slug(value: str, what: str) -> str:
             f"{what} must be 1-63 lowercase letters, digits or '-', "
             "starting and ending with a letter or digit",
             field=what,
+        )
+    return value
+
+
+def validate_timezone(value: str) -> str:
+    """An IANA time-zone name the host's tz database knows (``Europe/Berlin``)."""
+    try:
+        if len(value) > 64 or not value or value.startswith(("/", ".")):
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValidationFailed(
+            "timezone must be an IANA time-zone name such as Europe/Berlin", field="timezone"
+        ) from None
+    return value
+
+
+def validate_region(value: str) -> str:
+    """Regions are short slugs (``eu-west``); empty means unset."""
+    if value and (len(value) > 32 or not _SLUG.match(value)):
+        raise ValidationFailed(
+            "region must be up to 32 lowercase letters, digits or '-'", field="region"
         )
     return value
 

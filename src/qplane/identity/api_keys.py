@@ -32,7 +32,10 @@ from qplane.domain.errors import Forbidden, Unauthenticated, ValidationFailed
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.sessions import ApiKey
 from qplane.domain.tenancy import PrincipalKind, Role, validate_slug
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
 
 API_KEY_PREFIX: Final = "qpk_"
 _KEY: Final = "key"
@@ -55,8 +58,10 @@ class ApiKeyService:
         enabled: bool,
         max_ttl_days: int,
         clock: Callable[[], float] = time.time,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._enabled = enabled
         self._max_ttl_days = max_ttl_days
         self._clock = clock
@@ -146,10 +151,9 @@ class ApiKeyService:
     def _admin_tenant(self, actor: Actor, *, creating: bool = True) -> str:
         if creating and not self._enabled:
             raise Forbidden("API keys are disabled on this platform")
-        if actor.project_id is not None or actor.tenant_id is None:
+        if actor.tenant_id is None:
             raise Forbidden("API keys are managed by a tenant admin")
-        if Role.TENANT_ADMIN not in actor.roles:
-            raise Forbidden("API keys are managed by a tenant admin")
+        self._authz.on_tenant(actor, Action.API_KEY_MANAGE, actor.tenant_id)
         return actor.tenant_id
 
     def _now(self) -> datetime:

@@ -85,6 +85,11 @@ class Authenticator:
                 raise Unauthenticated("principal no longer exists") from None
             check_not_revoked(uow, claims)
             project_scope = _federated_project(uow, principal, claims.cnf_jkt)
+            member_of: frozenset[str] = frozenset()
+            groups: frozenset[str] = frozenset()
+            if principal.tenant_id is not None:
+                member_of = uow.project_members.projects_of(principal.tenant_id, principal.id)
+                groups = uow.groups.groups_of(principal.tenant_id, principal.id)
         if principal.disabled:
             raise Unauthenticated("principal is disabled")
         return Actor(
@@ -100,6 +105,8 @@ class Authenticator:
             token_jti=claims.jti,
             cnf_jkt=claims.cnf_jkt,
             project_id=project_scope,
+            member_of=member_of,
+            groups=groups,
         )
 
 

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -36,10 +34,11 @@ from typing import Final
 
 from qplane.audit.log import record
 from qplane.domain.audit import AuditEvent, Outcome
-from qplane.domain.errors import Conflict, Forbidden, NotFound, QplaneError, QuotaExceeded
+from qplane.domain.errors import Conflict, Forbidden, NotFound, QplaneError
 from qplane.domain.mfa import DeviceAuthorization, DeviceStatus
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.tenancy import PrincipalKind
+from qplane.identity.failure_limit import FailureLimit
 from qplane.identity.sessions import SessionService, TokenPair
 from qplane.policy.actor import Actor
 
@@ -205,11 +204,12 @@ class DeviceGrantService:
         )
 
     def _pending(self, uow: UnitOfWork, actor: Actor, user_code: str) -> DeviceAuthorization:
-        self._guesses.check(actor.principal_id)
+        self._guesses.check(uow, actor.principal_id)
         grant = uow.device_grants.by_user_code_for_update(normalise_user_code(user_code))
         usable = grant is not None and grant.status is DeviceStatus.PENDING
         if grant is None or not usable or self._now() >= grant.expires_at:
-            self._guesses.failed(actor.principal_id)
+            self._guesses.failed(uow, actor.principal_id)
+            uow.commit()  # the wrong guess counts although nothing else changes
             raise NotFound("no pending device login has this code")
         return grant
 
@@ -218,28 +218,26 @@ class DeviceGrantService:
 
 
 class _GuessLimiter:
-    """Wrong user codes per approver in a sliding window (per process)."""
+    """Wrong user codes per approver in a sliding window, counted in the database.
+
+    Every API server counts the same guesses (`FailureLimit`), so spreading
+    them over servers gains nothing.
+    """
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[str, deque[float]] = {}
+        self._limit = FailureLimit(
+            "dg",
+            MAX_WRONG_USER_CODES,
+            GUESS_WINDOW_S,
+            "too many wrong device codes; wait and try again",
+        )
 
-    def check(self, principal_id: str) -> None:
-        with self._lock:
-            recent = self._recent(principal_id)
-            if len(recent) >= MAX_WRONG_USER_CODES:
-                raise QuotaExceeded("too many wrong device codes; wait and try again")
+    def check(self, uow: UnitOfWork, principal_id: str) -> None:
+        self._limit.check(uow, principal_id, self._clock())
 
-    def failed(self, principal_id: str) -> None:
-        with self._lock:
-            self._recent(principal_id).append(self._clock())
-
-    def _recent(self, principal_id: str) -> deque[float]:
-        window = self._failures.setdefault(principal_id, deque())
-        while window and window[0] < self._clock() - GUESS_WINDOW_S:
-            window.popleft()
-        return window
+    def failed(self, uow: UnitOfWork, principal_id: str) -> None:
+        self._limit.record_failure(uow, principal_id, self._clock())
 
 
 def device_code_digest(device_code: str) -> str:

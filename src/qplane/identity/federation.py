@@ -63,8 +63,10 @@ from qplane.identity.federation_claims import (
 )
 from qplane.identity.federation_jwks import IssuerKeys
 from qplane.identity.tokens import TokenIssuer
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
-from qplane.policy.decisions import Action, authorize, require_privileged
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
 
 GRANT_TYPE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TOKEN_TYPE: Final = "urn:ietf:params:oauth:token-type:jwt"
@@ -131,8 +133,10 @@ class FederationService:
         *,
         allow_http_loopback: bool = False,
         clock: Callable[[], float] = time.time,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._issuer = issuer
         self._keys = keys
         self._dpop = dpop
@@ -142,8 +146,7 @@ class FederationService:
     # -- administration ---------------------------------------------------
     def create_policy(self, actor: Actor, project_id: str, spec: TrustPolicySpec) -> TrustPolicy:
         """Create a policy and its service principal; tenant admins of the project's tenant only."""
-        authorize(actor, Action.TRUST_POLICY_MANAGE, actor.tenant_id)
-        require_privileged(actor, Action.TRUST_POLICY_MANAGE)
+        self._authz.on_tenant(actor, Action.TRUST_POLICY_MANAGE, actor.tenant_id)
         tenant_id = _tenant_of(actor)
         policy_id = ids.new_id(_POLICY_PREFIX)
         principal = Principal(
@@ -176,7 +179,7 @@ class FederationService:
         return policy
 
     def list_policies(self, actor: Actor, project_id: str) -> list[TrustPolicy]:
-        authorize(actor, Action.TRUST_POLICY_READ, actor.tenant_id)
+        self._authz.on_tenant(actor, Action.TRUST_POLICY_READ, actor.tenant_id)
         tenant_id = _tenant_of(actor)
         with self._uow() as uow:
             uow.projects.get(tenant_id, project_id)
@@ -184,8 +187,7 @@ class FederationService:
 
     def delete_policy(self, actor: Actor, project_id: str, policy_id: str) -> None:
         """Delete a policy; its service principal is disabled, so its tokens stop working."""
-        authorize(actor, Action.TRUST_POLICY_MANAGE, actor.tenant_id)
-        require_privileged(actor, Action.TRUST_POLICY_MANAGE)
+        self._authz.on_tenant(actor, Action.TRUST_POLICY_MANAGE, actor.tenant_id)
         tenant_id = _tenant_of(actor)
         with self._uow() as uow:
             if uow.trust_policies.get(tenant_id, policy_id).project_id != project_id:

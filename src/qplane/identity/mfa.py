@@ -10,6 +10,10 @@ Security properties:
 * A TOTP time step is accepted at most once per principal (replays fail),
   a recovery code at most once; after `MAX_FAILURES` consecutive wrong
   codes TOTP is locked and only a recovery code (which resets it) works.
+* Wrong codes of either kind are also limited per account in a sliding
+  window shared by every API server (`FailureLimit`): past it, every code,
+  even a right one, is refused with `QuotaExceeded` until old failures age
+  out, so recovery codes cannot be guessed at speed either.
 * Replacing an active authenticator, or making new recovery codes, is
   privileged: it needs a recent MFA (`require_recent_mfa`), so a stolen
   password-only session cannot take over the second factor.
@@ -27,11 +31,12 @@ from typing import Final
 from qplane.audit.log import record
 from qplane.crypto.keyring import KeyProvider
 from qplane.domain.audit import AuditEvent, Outcome
-from qplane.domain.errors import Conflict, Unauthenticated, ValidationFailed
+from qplane.domain.errors import Conflict, QuotaExceeded, Unauthenticated, ValidationFailed
 from qplane.domain.mfa import TotpCredential
 from qplane.domain.ports import SealedArtifact, UnitOfWork, UnitOfWorkFactory
 from qplane.domain.tenancy import Principal
 from qplane.identity import mfa_codes
+from qplane.identity.failure_limit import FailureLimit
 from qplane.identity.mfa_secrets import open_secret, seal_secret
 from qplane.identity.sessions import SessionService, TokenPair
 from qplane.identity.stepup import MFA_ACR, require_recent_mfa
@@ -65,6 +70,8 @@ class MfaService:
         sessions: SessionService,
         issuer_label: str = "qplane",
         *,
+        max_failures_in_window: int = 5,
+        failure_window_s: int = 900,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._uow = uow_factory
@@ -72,6 +79,12 @@ class MfaService:
         self._sessions = sessions
         self._label = issuer_label
         self._clock = clock
+        self._failures = FailureLimit(
+            "mf",
+            max_failures_in_window,
+            failure_window_s,
+            "too many wrong second-factor codes; try again later",
+        )
 
     def is_enrolled(self, principal_id: str) -> bool:
         with self._uow() as uow:
@@ -145,10 +158,21 @@ class MfaService:
         recovery_code: str | None = None,
         request_id: str | None = None,
     ) -> str:
-        """The RFC 8176 method proven (``otp`` or ``mfa``), or `Unauthenticated`."""
+        """The RFC 8176 method proven (``otp`` or ``mfa``), or `Unauthenticated`.
+
+        `QuotaExceeded` (audited, before the code is looked at) once the
+        account made too many wrong attempts in the window.
+        """
         if (totp is None) == (recovery_code is None):
             raise ValidationFailed("give exactly one of totp or recovery_code")
+        now = self._clock()
         with self._uow() as uow:
+            try:
+                self._failures.check(uow, principal.id, now)
+            except QuotaExceeded as refused:
+                _audit(uow, principal, "mfa.verify", Outcome.DENIED, request_id, refused.detail)
+                uow.commit()
+                raise
             credential = uow.mfa.totp_for_update(principal.id)
             if credential is None or not credential.active:
                 raise Unauthenticated(_WRONG_CODE)
@@ -156,6 +180,8 @@ class MfaService:
                 method = self._spend_recovery_code(uow, credential, recovery_code)
             else:
                 method = self._check_totp(uow, credential, totp or "")
+            if method is None:
+                self._failures.record_failure(uow, principal.id, now)
             outcome = Outcome.SUCCESS if method else Outcome.DENIED
             _audit(uow, principal, "mfa.verify", outcome, request_id, method or "wrong code")
             uow.commit()

@@ -1,7 +1,7 @@
 """Revocation: cut off a token, a principal or a whole tenant on the next request.
 
-Two mechanisms, both checked by `check_not_revoked` inside the one token
-check (`Authenticator`), and by refresh:
+Two mechanisms for people and services, both checked by `check_not_revoked`
+inside the one token check (`Authenticator`), and by refresh:
 
 * *watermarks*: "not valid before" per principal and per tenant. Every
   access token issued up to and including the second of the revocation is
@@ -12,10 +12,17 @@ check (`Authenticator`), and by refresh:
 * a *jti deny-list* for single tokens (logout, one leaked token), each
   entry kept only as long as the token could still be valid.
 
+Workers of the execution plane (a compromised worker host) are cut off by
+disabling their registration: every internal-API request re-reads the
+worker, so its current token fails on the next request, and its key buys
+no new token. The job it holds is not lost: its lease is no longer renewed
+and the sweeper re-queues the job when the lease expires.
+
 Who may revoke: a tenant admin any principal of its own tenant (another
 tenant's answers 404); any principal itself ("log out everywhere") and its
 current token (logout); operators — and the server-side CLI — any
-principal, any token and whole tenants. Every revocation is audited.
+principal, any token, whole tenants and workers (an operator with a recent
+MFA, as for registering one). Every revocation is audited.
 """
 
 from __future__ import annotations
@@ -27,13 +34,17 @@ from datetime import UTC, datetime
 
 from qplane.audit.log import record
 from qplane.domain.audit import AuditEvent, Outcome
-from qplane.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from qplane.domain.errors import NotFound, Unauthenticated, ValidationFailed
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.sessions import RevocationScope
-from qplane.domain.tenancy import Role
+from qplane.domain.tenancy import Principal, PrincipalKind
 from qplane.identity.sessions import refresh_token_digest
 from qplane.identity.tokens import AccessClaims
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
+from qplane.policy.authorizer import Authorizer, tenant_facts
+from qplane.policy.engine import PolicyEngine
+from qplane.policy.facts import PrincipalFacts, WorkerFacts
 
 PLATFORM_OWNER = "platform"
 
@@ -66,22 +77,27 @@ class RevocationService:
         *,
         deny_ttl_s: int,
         clock: Callable[[], float] = time.time,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._deny_ttl_s = deny_ttl_s
         self._clock = clock
 
     def revoke_principal(self, actor: Actor | None, principal_id: str) -> Revocation:
         """Every current token and session of *principal_id* stops working."""
-        _refuse_api_keys(actor)
         with self._uow() as uow:
             principal = uow.revocations.find_principal(principal_id)
-            if principal is None or not _may_revoke_principal(
-                actor, principal.tenant_id, principal_id
-            ):
+            if principal is None:
                 raise NotFound("principal not found")
-            if not _may_end_others(actor, principal.tenant_id, principal_id):
-                raise Forbidden("only a tenant admin may revoke another principal")
+            if actor is not None:
+                self._authz.authorize(
+                    uow,
+                    actor,
+                    Action.SESSION_REVOKE,
+                    _target(uow, principal),
+                    missing="principal not found",
+                )
             mark = self._watermark()
             uow.revocations.raise_watermark(RevocationScope.PRINCIPAL, principal_id, mark)
             ended = uow.refresh_tokens.revoke_for_principal(
@@ -93,8 +109,8 @@ class RevocationService:
 
     def revoke_tenant(self, actor: Actor | None, tenant_id: str) -> Revocation:
         """Every token, session and API key of the tenant stops working (operators only)."""
-        if actor is not None and not actor.is_operator:
-            raise Forbidden("only an operator may revoke a whole tenant")
+        if actor is not None:
+            self._authz.on_tenant(actor, Action.SESSION_REVOKE, tenant_id)
         with self._uow() as uow:
             uow.tenants.get(tenant_id)
             mark = self._watermark()
@@ -104,25 +120,40 @@ class RevocationService:
             uow.commit()
         return Revocation(RevocationScope.TENANT, tenant_id, mark, ended)
 
+    def revoke_worker(self, actor: Actor | None, worker_id: str) -> Revocation:
+        """Disable a worker: its token fails on the next request and it gets no new one.
+
+        Operators only, with a recent MFA (it takes a part of the execution
+        plane away); `NotFound` for an unknown worker. Revoking twice is not
+        an error.
+        """
+        if actor is not None:
+            self._authz.on(actor, Action.WORKER_REVOKE, WorkerFacts(worker_id, frozenset()))
+        with self._uow() as uow:
+            uow.workers.disable(worker_id)
+            self._audit(uow, actor, None, "worker", worker_id, 0)
+            uow.commit()
+        return Revocation(RevocationScope.WORKER, worker_id, None, 0)
+
     def revoke_token(self, actor: Actor | None, jti: str) -> Revocation:
         """Deny-list one access token by its jti (tenant admins: tokens of their tenant)."""
-        _refuse_api_keys(actor)
         if not jti or len(jti) > 64 or not jti.isascii() or not jti.isprintable():
             raise ValidationFailed("jti must be 1-64 printable characters", field="id")
-        if actor is None or actor.is_operator:
-            owner, tenant_id = PLATFORM_OWNER, None
-        elif actor.tenant_id is not None and Role.TENANT_ADMIN in actor.roles:
-            owner, tenant_id = actor.tenant_id, actor.tenant_id
-        elif actor.token_jti == jti:
-            owner, tenant_id = actor.tenant_id or PLATFORM_OWNER, actor.tenant_id
-        else:
-            raise Forbidden("only a tenant admin may revoke another principal's token")
-        return self._deny(actor, jti, owner, tenant_id)
+        if actor is None:
+            return self._deny(actor, jti, PLATFORM_OWNER, None)
+        if actor.token_jti == jti:  # one's own token: decided on oneself
+            self._decide_on_self(actor)
+            return self._deny(actor, jti, actor.tenant_id or PLATFORM_OWNER, actor.tenant_id)
+        # Another's token: within the caller's tenant, or platform-wide for operators.
+        self._authz.on_tenant(actor, Action.TOKEN_REVOKE)
+        owner = actor.tenant_id or PLATFORM_OWNER
+        return self._deny(actor, jti, owner, actor.tenant_id)
 
     def logout(self, actor: Actor, refresh_token: str | None = None) -> Revocation:
         """Revoke the caller's current access token and, if given, its session's refresh family."""
         if actor.token_jti is None:
             raise ValidationFailed("this credential cannot be logged out; revoke it instead")
+        self._decide_on_self(actor)
         ended = 0
         if refresh_token:
             ended = self._end_own_session(actor, refresh_token)
@@ -130,6 +161,13 @@ class RevocationService:
             actor, actor.token_jti, actor.tenant_id or PLATFORM_OWNER, actor.tenant_id
         )
         return Revocation(done.scope, done.subject_id, None, ended)
+
+    def _decide_on_self(self, actor: Actor) -> None:
+        with self._uow() as uow:
+            found = uow.revocations.find_principal(actor.principal_id)
+            if found is None:
+                raise NotFound("principal not found")
+            self._authz.authorize(uow, actor, Action.TOKEN_REVOKE, _target(uow, found))
 
     def purge_expired(self) -> int:
         """Drop deny-list entries whose tokens have expired anyway."""
@@ -187,22 +225,14 @@ class RevocationService:
         )
 
 
-def _refuse_api_keys(actor: Actor | None) -> None:
-    if actor is not None and actor.project_id is not None:
-        raise Forbidden("API keys cannot revoke credentials")
-
-
-def _may_end_others(actor: Actor | None, tenant_id: str | None, principal_id: str) -> bool:
-    """Admins of the principal's tenant, operators and the principal itself."""
-    if actor is None or actor.is_operator or actor.principal_id == principal_id:
-        return True
-    return (
-        tenant_id is not None and actor.tenant_id == tenant_id and Role.TENANT_ADMIN in actor.roles
+def _target(uow: UnitOfWork, principal: Principal) -> PrincipalFacts:
+    """The principal whose sessions end, as the policies see it."""
+    tenant = (
+        None if principal.tenant_id is None else tenant_facts(uow.tenants.get(principal.tenant_id))
     )
-
-
-def _may_revoke_principal(actor: Actor | None, tenant_id: str | None, principal_id: str) -> bool:
-    """False hides the principal entirely (404): it is not in the caller's tenant."""
-    if actor is None or actor.is_operator:
-        return True
-    return actor.tenant_id is not None and actor.tenant_id == tenant_id
+    return PrincipalFacts(
+        principal.id,
+        PrincipalKind(principal.kind),
+        tenant,
+        frozenset(role.value for role in principal.roles),
+    )

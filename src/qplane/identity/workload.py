@@ -15,7 +15,9 @@ the worker
 Security properties: an assertion is refused (`Unauthenticated`) unless it is
 EdDSA-signed by the registered key, typed as an assertion, issued by and
 about this worker, for this audience, currently valid (30 s leeway), at most
-five minutes long, and never seen before (`ReplayGuard`). A result signature
+five minutes long, and never seen before: its id is remembered in the
+database (`SeenTokenIdRepository`) for as long as the assertion could be
+accepted, so a replay is refused on every API server. A result signature
 is refused (`IntegrityError`) unless it was made by the registered key for
 exactly this job, lease and result bytes. Distinct ``typ`` values keep an
 assertion from passing as a result signature, or the reverse.
@@ -27,9 +29,9 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,14 +40,15 @@ from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import OKPKey
 
 from qplane.domain.errors import IntegrityError, Unauthenticated
+from qplane.domain.ports import SeenTokenIdRepository
 from qplane.identity import _jose
 
 ASSERTION_TYPE: Final = "client-authentication+jwt"
 RESULT_TYPE: Final = "qplane-result+jws"
 MAX_ASSERTION_LIFETIME_S: Final = 300
 LEEWAY_S: Final = 30
-_REPLAY_WINDOW_S: Final = MAX_ASSERTION_LIFETIME_S + 2 * LEEWAY_S
 _MAX_JTI_LENGTH: Final = 128
+_NAMESPACE: Final = "wrk"
 
 
 class WorkerKey:
@@ -87,50 +90,6 @@ class WorkerKey:
         return _jose.sign_compact({"typ": typ, "kid": self.kid}, payload, self._key)
 
 
-class ReplayGuard:
-    """Remembers assertion ids for a while so each is accepted only once.
-
-    In memory, per process: entries live ``ttl_s`` seconds, at least as long
-    as any assertion stays acceptable. It holds at most ``max_entries`` (only
-    correctly signed assertions are recorded, so only a registered worker can
-    fill it) and fails closed when full. Several API servers need a shared
-    store behind the same method.
-    """
-
-    def __init__(
-        self,
-        ttl_s: float = _REPLAY_WINDOW_S,
-        max_entries: int = 100_000,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if ttl_s < _REPLAY_WINDOW_S:
-            raise ValueError(f"ttl_s must be at least {_REPLAY_WINDOW_S} s")
-        self._ttl_s = ttl_s
-        self._max_entries = max_entries
-        self._clock = clock
-        self._seen: dict[str, float] = {}  # insertion order is expiry order
-        self._lock = threading.Lock()
-
-    def check_and_remember(self, key: str) -> None:
-        """Record *key*; `Unauthenticated` if it was seen within the TTL."""
-        with self._lock:
-            now = self._clock()
-            self._forget_expired(now)
-            if key in self._seen:
-                raise Unauthenticated("assertion already used")
-            if len(self._seen) >= self._max_entries:
-                raise Unauthenticated("too many recent assertions")
-            self._seen[key] = now + self._ttl_s
-
-    def _forget_expired(self, now: float) -> None:
-        while self._seen:
-            oldest = next(iter(self._seen))
-            if self._seen[oldest] > now:
-                return
-            del self._seen[oldest]
-
-
 def make_client_assertion(
     worker_key: WorkerKey,
     worker_id: str,
@@ -159,16 +118,25 @@ def verify_client_assertion(
     public_jwk_json: str,
     worker_id: str,
     audience: str,
-    seen_jti: ReplayGuard,
+    seen: SeenTokenIdRepository,
     *,
     clock: Callable[[], float] = time.time,
 ) -> None:
-    """Return if *assertion* proves *worker_id* for *audience*; else `Unauthenticated`."""
+    """Return if *assertion* proves *worker_id* for *audience*; else `Unauthenticated`.
+
+    The last check records the assertion's id in *seen*, in the caller's
+    transaction: the caller commits it before acting on the assertion.
+    """
     key = _registered_key(public_jwk_json, Unauthenticated("worker key not usable"))
     payload = _verified(assertion, key, ASSERTION_TYPE, Unauthenticated("assertion invalid"))
     claims = _json_object(payload, Unauthenticated("assertion invalid"))
-    _check_assertion_claims(claims, worker_id, audience, int(clock()))
-    seen_jti.check_and_remember(f"{worker_id}\x00{claims['jti']}")
+    now = clock()
+    _check_assertion_claims(claims, worker_id, audience, int(now))
+    # Remembered past the last second at which the assertion's exp still passes the leeway.
+    until = datetime.fromtimestamp(claims["exp"] + LEEWAY_S + 1, UTC)
+    key_id = f"{worker_id}\x00{claims['jti']}"
+    if not seen.first_use(_NAMESPACE, key_id, until, datetime.fromtimestamp(now, UTC)):
+        raise Unauthenticated("assertion already used")
 
 
 def sign_result(worker_key: WorkerKey, job_id: str, lease_id: str, result_bytes: bytes) -> str:

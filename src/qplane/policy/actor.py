@@ -26,8 +26,13 @@ class Actor:
     auth_time: int | None = None
     token_jti: str | None = None
     cnf_jkt: str | None = None
-    #: Set only for a legacy API key: the one project the key may touch.
+    #: Set for a legacy API key or a federated workload: the one project it may touch.
     project_id: str | None = None
+    #: The projects the principal is a member of, read from the store on every
+    #: request (tenant admins reach every project of their tenant regardless).
+    member_of: frozenset[str] = frozenset()
+    #: The tenant groups the principal is in (policies may name them).
+    groups: frozenset[str] = frozenset()
     #: How recent an MFA must be for privileged actions (set by the Authenticator).
     step_up_max_age_s: int = 900
 

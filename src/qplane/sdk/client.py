@@ -161,10 +161,26 @@ class QplaneClient:
         return self._request("GET", "/v1/me")
 
     # -- administration -------------------------------------------------
-    def create_tenant(self, name: str, max_running_jobs: int = 4) -> JSON:
-        return self._request(
-            "POST", "/v1/tenants", {"name": name, "max_running_jobs": max_running_jobs}
-        )
+    def create_tenant(
+        self, name: str, max_running_jobs: int = 4, *, timezone: str = "UTC", region: str = ""
+    ) -> JSON:
+        payload = {
+            "name": name,
+            "max_running_jobs": max_running_jobs,
+            "timezone": timezone,
+            "region": region,
+        }
+        return self._request("POST", "/v1/tenants", payload)
+
+    def update_tenant(
+        self, tenant_id: str, *, timezone: str | None = None, region: str | None = None
+    ) -> JSON:
+        payload: JSON = {}
+        if timezone is not None:
+            payload["timezone"] = timezone
+        if region is not None:
+            payload["region"] = region
+        return self._request("PATCH", f"/v1/tenants/{tenant_id}", payload)
 
     def tenants(self) -> list[JSON]:
         return self._request_list("GET", "/v1/tenants")
@@ -176,10 +192,31 @@ class QplaneClient:
         return self._request_list("GET", f"/v1/tenants/{tenant_id}/projects")
 
     def create_user(
-        self, tenant_id: str, email: str, password: str, roles: list[str] | None = None
+        self,
+        tenant_id: str,
+        email: str,
+        password: str,
+        roles: list[str] | None = None,
+        projects: list[str] | None = None,
     ) -> JSON:
-        payload = {"email": email, "password": password, "roles": roles or ["member"]}
+        payload = {
+            "email": email,
+            "password": password,
+            "roles": roles or ["member"],
+            "projects": projects or [],
+        }
         return self._request("POST", f"/v1/tenants/{tenant_id}/users", payload)
+
+    def project_members(self, tenant_id: str, project_id: str) -> list[JSON]:
+        return self._request_list("GET", f"/v1/tenants/{tenant_id}/projects/{project_id}/members")
+
+    def add_project_member(self, tenant_id: str, project_id: str, principal_id: str) -> JSON:
+        path = f"/v1/tenants/{tenant_id}/projects/{project_id}/members/{principal_id}"
+        return self._request("PUT", path)
+
+    def remove_project_member(self, tenant_id: str, project_id: str, principal_id: str) -> None:
+        path = f"/v1/tenants/{tenant_id}/projects/{project_id}/members/{principal_id}"
+        self._send("DELETE", path, None, None)
 
     def register_worker(self, name: str, public_jwk: str, backends: list[str]) -> JSON:
         payload = {"name": name, "public_jwk": public_jwk, "backends": backends}
@@ -216,6 +253,57 @@ class QplaneClient:
     def delete_trust_policy(self, project_id: str, policy_id: str) -> None:
         self._send("DELETE", f"/v1/projects/{project_id}/trust-policies/{policy_id}", None)
 
+    # -- tenant policies (Cedar) ----------------------------------------
+    def explain_policy(
+        self,
+        tenant_id: str,
+        principal: str,
+        action: str,
+        resource: str,
+        *,
+        mfa: bool = True,
+        at: str | None = None,
+    ) -> JSON:
+        """The decision the live policies would give for a hypothetical request."""
+        payload: JSON = {"principal": principal, "action": action, "resource": resource}
+        payload["mfa"] = mfa
+        if at is not None:
+            payload["at"] = at
+        return self._request("POST", f"/v1/tenants/{tenant_id}/policies/explain", payload)
+
+    def policy_versions(self, tenant_id: str) -> list[JSON]:
+        """The tenant's policy versions, newest first (without their text)."""
+        return self._request_list("GET", f"/v1/tenants/{tenant_id}/policies")
+
+    def policy_version(self, tenant_id: str, version: int) -> JSON:
+        """One version with its policies, cases, diff and test report."""
+        return self._request("GET", f"/v1/tenants/{tenant_id}/policies/{version}")
+
+    def push_policies(self, tenant_id: str, policies: str, cases: str, reason: str) -> JSON:
+        """A new version; its ``status`` says active, pending_approval or tests_failed."""
+        payload = {"policies": policies, "cases": cases, "reason": reason}
+        return self._request("POST", f"/v1/tenants/{tenant_id}/policies", payload)
+
+    def test_policies(self, tenant_id: str, policies: str, cases: str) -> JSON:
+        """Validate and run the cases on the server, storing nothing; returns the report."""
+        payload = {"policies": policies, "cases": cases}
+        return self._request("POST", f"/v1/tenants/{tenant_id}/policies/test", payload)
+
+    def approve_policy_version(self, tenant_id: str, version: int) -> JSON:
+        return self._request("POST", f"/v1/tenants/{tenant_id}/policies/{version}/approve")
+
+    def activate_policy_version(self, tenant_id: str, version: int) -> JSON:
+        """Activate *version* (to an earlier one: roll back); its cases run again first."""
+        return self._request("POST", f"/v1/tenants/{tenant_id}/policies/{version}/activate")
+
+    def policy_settings(self, tenant_id: str) -> JSON:
+        return self._request("GET", f"/v1/tenants/{tenant_id}/policy-settings")
+
+    def set_policy_approval(self, tenant_id: str, required: bool) -> JSON:
+        """Require (or not) a second tenant admin's approval before a version activates."""
+        payload = {"require_approval": required}
+        return self._request("PUT", f"/v1/tenants/{tenant_id}/policy-settings", payload)
+
     # -- jobs -----------------------------------------------------------
     def backends(self) -> list[JSON]:
         return self._request_list("GET", "/v1/backends")
@@ -230,6 +318,7 @@ class QplaneClient:
         fmt: str = "qasm2",
         tags: list[str] | None = None,
         seed: int | None = None,
+        classification: str | None = None,
     ) -> JSON:
         payload: JSON = {
             "project_id": project_id,
@@ -241,6 +330,8 @@ class QplaneClient:
         }
         if seed is not None:
             payload["seed"] = seed
+        if classification is not None:
+            payload["classification"] = classification
         return self._request("POST", "/v1/jobs", payload)
 
     def job(self, job_id: str) -> JSON:

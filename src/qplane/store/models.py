@@ -59,6 +59,8 @@ class TenantRow(Base):
     name: Mapped[str] = mapped_column(NAME, unique=True)
     max_running_jobs: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    region: Mapped[str] = mapped_column(String(32), server_default="")
 
 
 class ProjectRow(Base):
@@ -111,6 +113,7 @@ class JobRow(Base):
     depth: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
+    classification: Mapped[str] = mapped_column(String(16), server_default="internal")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -226,8 +229,11 @@ class SchedulerStateRow(Base):
 # Tables of later capabilities live in modules of their own; importing them
 # here registers them on `Base.metadata` (migrations and tests compare against it).
 from qplane.store import (  # noqa: E402, F401
+    models_browser,
+    models_membership,
     models_mfa_device,
     models_oidc,
+    models_policy,
     models_saml,
     models_sessions,
     models_workload,

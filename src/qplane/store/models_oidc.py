@@ -6,6 +6,8 @@
 * ``oidc_login_flows``: the server-side half of an authorization request.
   The row is keyed by a SHA-256 of ``state`` (a database reader cannot
   complete someone's login), is deleted when used (single use) and expires.
+  ``binding_hash`` is the digest of the cookie set in the browser that
+  started the login: only that browser may complete it (login CSRF).
 * ``oidc_identities``: the link from an IdP account ``(issuer, subject)``
   to a principal of the tenant. Linking by ``sub`` — never by email alone —
   means an IdP that reassigns an email cannot take over another account.
@@ -69,6 +71,8 @@ class OidcLoginFlowRow(Base):
     code_verifier: Mapped[str] = mapped_column(String(128))
     redirect_uri: Mapped[str] = mapped_column(URL)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    binding_hash: Mapped[str] = mapped_column(HASH)
+    browser_session: Mapped[str | None] = mapped_column(HASH)
 
 
 class OidcIdentityRow(Base):

@@ -2,7 +2,8 @@
 
 * ``saml_providers`` — a tenant's registered IdPs (metadata, mapping rules).
 * ``saml_login_requests`` — AuthnRequests awaiting their response, keyed by
-  the SHA-256 of the RelayState we handed out (single use, short-lived).
+  the SHA-256 of the RelayState we handed out (single use, short-lived), and
+  bound to the browser that started them (``binding_hash``, a cookie's digest).
 * ``saml_seen_assertions`` — digests of accepted assertion ids, kept until
   the assertion expires, so a replay is refused by every API server.
 * ``saml_identities`` — (tenant, IdP entity id, NameID) → principal links
@@ -46,6 +47,8 @@ class SamlLoginRequestRow(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     provider_id: Mapped[str] = mapped_column(ID)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    binding_hash: Mapped[str] = mapped_column(DIGEST)
+    browser_session: Mapped[str | None] = mapped_column(DIGEST)
 
 
 class SamlSeenAssertionRow(Base):

@@ -21,14 +21,18 @@ from qplane.domain.ports import (
     ApiKeyRepository,
     ArtifactRepository,
     AuditRepository,
+    BrowserSessionRepository,
     DeviceAuthorizationRepository,
+    GroupRepository,
     JobRepository,
     LeaseRepository,
     MfaRepository,
     OidcIdentityRepository,
     OidcLoginFlowRepository,
     OidcProviderRepository,
+    PolicyVersionRepository,
     PrincipalRepository,
+    ProjectMemberRepository,
     ProjectRepository,
     RefreshTokenRepository,
     RevocationRepository,
@@ -38,6 +42,7 @@ from qplane.domain.ports import (
     SchedulerStateRepository,
     SeenAssertionRepository,
     SeenTokenIdRepository,
+    TenantDirectoryRepository,
     TenantKeyRepository,
     TenantRepository,
     TrustPolicyRepository,
@@ -45,8 +50,10 @@ from qplane.domain.ports import (
 )
 from qplane.store.repositories.artifacts import SqlArtifactRepository
 from qplane.store.repositories.audit import SqlAuditRepository
+from qplane.store.repositories.browser_sessions import SqlBrowserSessionRepository
 from qplane.store.repositories.device import SqlDeviceAuthorizationRepository
 from qplane.store.repositories.dpop import SqlSeenTokenIdRepository
+from qplane.store.repositories.groups import SqlGroupRepository
 from qplane.store.repositories.jobs import SqlJobRepository
 from qplane.store.repositories.leases import SqlLeaseRepository
 from qplane.store.repositories.mfa import SqlMfaRepository, SqlPlatformKeyRepository
@@ -55,7 +62,9 @@ from qplane.store.repositories.oidc import (
     SqlOidcLoginFlowRepository,
     SqlOidcProviderRepository,
 )
+from qplane.store.repositories.policies import SqlPolicyVersionRepository
 from qplane.store.repositories.principals import SqlPrincipalRepository
+from qplane.store.repositories.project_members import SqlProjectMemberRepository
 from qplane.store.repositories.projects import SqlProjectRepository
 from qplane.store.repositories.saml import SqlSamlProviderRepository
 from qplane.store.repositories.saml_logins import (
@@ -66,6 +75,7 @@ from qplane.store.repositories.saml_logins import (
 from qplane.store.repositories.scheduler import SqlSchedulerStateRepository
 from qplane.store.repositories.sessions import SqlRefreshTokenRepository, SqlRevocationRepository
 from qplane.store.repositories.sessions_api_keys import SqlApiKeyRepository
+from qplane.store.repositories.tenant_directory import SqlTenantDirectoryRepository
 from qplane.store.repositories.tenant_keys import SqlTenantKeyRepository
 from qplane.store.repositories.tenants import SqlTenantRepository
 from qplane.store.repositories.workers import SqlWorkerRepository
@@ -81,6 +91,8 @@ class SqlUnitOfWork:
 
     tenants: TenantRepository
     projects: ProjectRepository
+    project_members: ProjectMemberRepository
+    groups: GroupRepository
     principals: PrincipalRepository
     jobs: JobRepository
     artifacts: ArtifactRepository
@@ -104,6 +116,9 @@ class SqlUnitOfWork:
     mfa: MfaRepository
     platform_keys: TenantKeyRepository
     device_grants: DeviceAuthorizationRepository
+    browser_sessions: BrowserSessionRepository
+    policy_versions: PolicyVersionRepository
+    tenant_directory: TenantDirectoryRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -115,6 +130,8 @@ class SqlUnitOfWork:
         session = self._session = self._session_factory()
         self.tenants = SqlTenantRepository(session)
         self.projects = SqlProjectRepository(session)
+        self.project_members = SqlProjectMemberRepository(session)
+        self.groups = SqlGroupRepository(session)
         self.principals = SqlPrincipalRepository(session)
         self.jobs = SqlJobRepository(session)
         self.artifacts = SqlArtifactRepository(session)
@@ -138,6 +155,9 @@ class SqlUnitOfWork:
         self.mfa = SqlMfaRepository(session)
         self.platform_keys = SqlPlatformKeyRepository(session)
         self.device_grants = SqlDeviceAuthorizationRepository(session)
+        self.browser_sessions = SqlBrowserSessionRepository(session)
+        self.policy_versions = SqlPolicyVersionRepository(session)
+        self.tenant_directory = SqlTenantDirectoryRepository(session)
         return self
 
     def __exit__(

@@ -94,8 +94,79 @@ def test_a_user_no_longer_mapped_is_refused_and_loses_access(
     assert refused.status_code == 401
     assert "not mapped" in refused.json()["detail"]
     assert "access_token" not in refused.text
-    assert _me(client, token)["roles"] == ["member", "tenant_admin"]  # until an admin revokes it
+    assert _me(client, token)["roles"] == []  # the refused login also stripped the roles
+    jobs = client.get(
+        f"/v1/projects/{acme.project_id}/jobs", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert jobs.status_code == 404  # no role and no project: nothing there for them
     assert sso_audit(platform, acme.id, Outcome.DENIED)
+
+
+def _project_jobs(client: TestClient, token: str, project_id: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    return client.get(f"/v1/projects/{project_id}/jobs", headers=headers).status_code
+
+
+def test_an_idp_group_mapped_to_a_project_grants_that_project_only(
+    client: TestClient, platform: Platform, browser: Browser, acme: Tenant
+) -> None:
+    admin = mfa_headers(platform, acme.admin_email)
+    other = client.post(
+        f"/v1/tenants/{acme.id}/projects", json={"name": "secret-lab"}, headers=admin
+    ).json()["id"]
+
+    token = browser.login("acme", "bob", PASSWORD).json()["access_token"]  # groups: physics
+
+    assert _project_jobs(client, token, acme.project_id) == 200
+    assert _project_jobs(client, token, other) == 404
+    listed = client.get(
+        f"/v1/tenants/{acme.id}/projects", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert [p["id"] for p in listed] == [acme.project_id]
+
+
+def test_leaving_the_idp_group_removes_the_project_at_next_login(
+    client: TestClient,
+    platform: Platform,
+    browser: Browser,
+    acme: Tenant,
+    idp_acme: OidcTestProvider,
+) -> None:
+    first = browser.login("acme", "bob", PASSWORD).json()["access_token"]
+    assert _project_jobs(client, first, acme.project_id) == 200
+    idp_acme.set_users([IdpUser("bob", PASSWORD, "acme-0002", "bob@acme.test", ["qplane-users"])])
+
+    assert _me(client, first)["groups"] == ["physics", "qplane-users"]  # the IdP's groups
+    second = browser.login("acme", "bob", PASSWORD).json()["access_token"]
+
+    assert _me(client, second)["groups"] == ["qplane-users"]
+    assert _project_jobs(client, second, acme.project_id) == 404
+    assert _project_jobs(client, first, acme.project_id) == 404  # older tokens too
+    with platform.database.unit_of_work() as uow:
+        actions = [e.action for e in uow.audit.chain(acme.id)]
+    assert actions.count("project.member.sync") == 2  # granted, then removed
+    assert actions.count("group.member.sync") == 2
+
+
+def test_a_membership_an_admin_granted_survives_the_idp_sync(
+    client: TestClient,
+    platform: Platform,
+    browser: Browser,
+    acme: Tenant,
+    idp_acme: OidcTestProvider,
+) -> None:
+    token = browser.login("acme", "bob", PASSWORD).json()["access_token"]
+    bob = _me(client, token)["id"]
+    granted = client.put(
+        f"/v1/tenants/{acme.id}/projects/{acme.project_id}/members/{bob}",
+        headers=mfa_headers(platform, acme.admin_email),
+    )
+    assert granted.status_code == 200, granted.text
+    idp_acme.set_users([IdpUser("bob", PASSWORD, "acme-0002", "bob@acme.test", ["qplane-users"])])
+
+    again = browser.login("acme", "bob", PASSWORD).json()["access_token"]
+
+    assert _project_jobs(client, again, acme.project_id) == 200
 
 
 def test_an_account_that_maps_to_no_role_is_refused(

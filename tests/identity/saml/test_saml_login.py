@@ -16,6 +16,7 @@ from qplane.domain.clock import utcnow
 from qplane.domain.errors import Unauthenticated
 from qplane.domain.ports import AuditQuery
 from qplane.domain.saml import SamlLoginRequest
+from qplane.identity.browser_binding import secret_digest
 from qplane.identity.saml import ServiceProvider, _pysaml
 from qplane.identity.saml.login import _digest
 from tests.identity.saml.conftest import SamlTenant
@@ -153,14 +154,18 @@ def test_replayed_assertion_is_refused_even_if_its_request_were_still_open(
     """The assertion-id store catches a replay that the single-use RelayState would not
     (another server that still had the request open)."""
     request = saml_acme.start()
+    binding = saml_acme.client.cookies.get("qplane-saml")  # this browser's: only replay is left
+    assert binding
     saml_response = saml_acme.idp.respond(request, saml_acme.sp_metadata)
     assert saml_acme.post(saml_response, request.relay_state).status_code == 200
+    saml_acme.client.cookies.set("qplane-saml", binding, path=f"/v1/saml/{saml_acme.name}")
     reopened = SamlLoginRequest(
         request.relay_state,
         request.request_id,
         saml_acme.tenant.tenant_id,
         saml_acme.provider_id,
         utcnow() + timedelta(minutes=5),
+        binding_hash=secret_digest(binding),
     )
     with platform.database.unit_of_work() as uow:
         uow.saml_requests.add(reopened, _digest(request.relay_state))

@@ -88,7 +88,7 @@ def test_list_and_delete(client: TestClient, platform: Platform, saml_acme: Saml
 
 
 def test_sp_metadata_is_valid_and_signed(
-    client: TestClient, platform: Platform, acme: TenantCtx, xmlsec: str
+    client: TestClient, platform: Platform, saml_acme: SamlTenant, xmlsec: str
 ) -> None:
     response = client.get("/v1/saml/acme/metadata")
     assert response.status_code == 200

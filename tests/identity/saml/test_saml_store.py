@@ -24,22 +24,26 @@ def _tenant(database: Database, name: str) -> str:
 
 def test_a_login_request_is_consumed_once_and_only_by_its_tenant(database: Database) -> None:
     acme, globex = _tenant(database, "acme"), _tenant(database, "globex")
-    request = SamlLoginRequest("rs", "id-1", acme, "sip_1", utcnow() + timedelta(minutes=5))
+    request = SamlLoginRequest(
+        "rs", "id-1", acme, "sip_1", utcnow() + timedelta(minutes=5), "b" * 64, "s" * 64
+    )
     with database.unit_of_work() as uow:
         uow.saml_requests.add(request, "h" * 64)
         uow.commit()
     with database.unit_of_work() as uow, pytest.raises(NotFound):
         uow.saml_requests.consume(globex, "h" * 64, utcnow())
     with database.unit_of_work() as uow:
-        assert uow.saml_requests.consume(acme, "h" * 64, utcnow()).request_id == "id-1"
+        consumed = uow.saml_requests.consume(acme, "h" * 64, utcnow())
         uow.commit()
+    assert consumed.request_id == "id-1"
+    assert (consumed.binding_hash, consumed.browser_session) == ("b" * 64, "s" * 64)
     with database.unit_of_work() as uow, pytest.raises(NotFound):
         uow.saml_requests.consume(acme, "h" * 64, utcnow())
 
 
 def test_an_expired_login_request_is_refused(database: Database) -> None:
     acme = _tenant(database, "acme")
-    request = SamlLoginRequest("rs", "id-1", acme, "sip_1", utcnow() - timedelta(seconds=1))
+    request = SamlLoginRequest("rs", "id-1", acme, "sip_1", utcnow() - timedelta(seconds=1), "b")
     with database.unit_of_work() as uow:
         uow.saml_requests.add(request, "e" * 64)
         uow.commit()

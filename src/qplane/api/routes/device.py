@@ -7,16 +7,15 @@
   (``{"error": "authorization_pending"}`` …, status 400).
 * ``GET /v1/oauth/device?user_code=`` shows a logged-in user what they are
   about to approve; ``POST /v1/oauth/device/approve`` and ``…/deny`` decide.
-* ``GET /device`` is the human-facing verification page the CLI prints.
+* ``GET /device`` — the human-facing verification page the CLI prints — is
+  served by `qplane.api.routes.device_browser`.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from qplane.api.deps import ActorDep, PlatformDep
@@ -103,19 +102,3 @@ def approve(body: UserCode, actor: ActorDep, qp: PlatformDep) -> None:
 @router.post("/v1/oauth/device/deny", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
 def deny(body: UserCode, actor: ActorDep, qp: PlatformDep) -> None:
     qp.device.decide(actor, body.user_code, approve=False)
-
-
-@router.get("/device", tags=["auth"], response_class=HTMLResponse)
-def verification_page(user_code: str = "") -> HTMLResponse:
-    """Where the CLI sends the user: how to approve the code from a logged-in session."""
-    shown = html.escape(user_code[:16]) or "XXXX-XXXX"
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>qplane device login</title>"
-        "</head><body><h1>Approve a device login</h1>"
-        f"<p>Code: <strong>{shown}</strong></p>"
-        "<p>Check that this is the code your terminal shows, then, from a session where "
-        f"you are logged in, run <code>qplane device approve {shown}</code> or call "
-        "<code>POST /v1/oauth/device/approve</code>. If you did not start this login, "
-        f"deny it: <code>qplane device deny {shown}</code>.</p></body></html>"
-    )
-    return HTMLResponse(body)

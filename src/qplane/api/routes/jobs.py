@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
 
 from qplane.api.deps import ActorDep, PlatformDep
 from qplane.api.schemas import BackendOut, JobOut, JobPage, JobSubmit, ResultOut
 from qplane.broker.jobs import SubmitRequest
-from qplane.domain.jobs import JobState
-from qplane.policy.decisions import Action, authorize
+from qplane.domain.jobs import JobState, SourceFormat
+from qplane.policy.actions import Action
 
 router = APIRouter(prefix="/v1")
 
 
 @router.get("/backends", tags=["backends"])
 def list_backends(actor: ActorDep, qp: PlatformDep) -> list[BackendOut]:
-    authorize(actor, Action.BACKEND_LIST, actor.tenant_id)
+    qp.authorizer.on_platform(actor, Action.BACKEND_LIST)
     return [BackendOut.of(info) for info in qp.catalogue.infos()]
 
 
@@ -32,6 +33,7 @@ def submit_job(body: JobSubmit, actor: ActorDep, qp: PlatformDep) -> JobOut:
         shots=body.shots,
         tags=tuple(body.tags),
         seed=body.seed,
+        classification=body.classification,
     )
     return JobOut.of(qp.jobs.submit(actor, request))
 
@@ -71,3 +73,16 @@ def get_result(job_id: str, actor: ActorDep, qp: PlatformDep) -> ResultOut:
         execution_time_s=result.execution_time_s,
         metadata=dict(result.metadata),
     )
+
+
+class CircuitOut(BaseModel):
+    job_id: str
+    format: SourceFormat
+    source: str
+
+
+@router.get("/jobs/{job_id}/circuit", tags=["jobs"])
+def get_circuit(job_id: str, actor: ActorDep, qp: PlatformDep) -> CircuitOut:
+    """The job's circuit source: authorised on its own, apart from the job and its result."""
+    job, source = qp.jobs.circuit(actor, job_id)
+    return CircuitOut(job_id=job.id, format=job.source_format, source=source)

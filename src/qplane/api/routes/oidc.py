@@ -2,7 +2,8 @@
 
 Administration needs a tenant admin's token (and, being privileged, a recent
 MFA). The login and callback are public: the browser carries no token yet,
-and the server-side flow (single-use ``state``) is what ties the two.
+and the server-side flow (single-use ``state``, bound to the browser by a
+cookie) is what ties the two.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from qplane.api import browser
 from qplane.api.deps import ActorDep, PlatformDep
 from qplane.api.schemas import Strict, TokenResponse
 from qplane.domain.oidc import IdentityProvider, ProjectMapping, RoleMapping
@@ -161,25 +163,40 @@ def sso_login(
     qp: PlatformDep,
     provider: str | None = Query(default=None, max_length=63),
 ) -> RedirectResponse:
-    """Send the browser to the tenant's IdP (authorization code flow with PKCE)."""
-    return RedirectResponse(qp.oidc.begin(tenant_name, provider), status_code=302)
+    """Send the browser to the tenant's IdP (authorization code flow with PKCE).
+
+    Sets the login's binding cookie (`qplane.api.browser`): only this
+    browser can finish the login. An unknown tenant answers exactly as a
+    tenant without (that) provider.
+    """
+    started = qp.oidc.begin(tenant_name, provider)
+    response = RedirectResponse(started.url, status_code=302)
+    browser.oidc_binding(qp.settings).set(response, started.binding)
+    return response
 
 
-@router.get("/v1/sso/callback", tags=["sso"])
+@router.get("/v1/sso/callback", tags=["sso"], response_model=TokenResponse)
 def sso_callback(
     request: Request,
     qp: PlatformDep,
     state: str | None = Query(default=None, max_length=512),
     code: str | None = Query(default=None, max_length=4096),
     error: str | None = Query(default=None, max_length=200),
-) -> TokenResponse:
-    """Where the IdP sends the browser back: answers the platform tokens once."""
-    pair = qp.oidc.complete(
-        state=state, code=code, error=error, request_id=request.state.request_id
+) -> Response:
+    """Where the IdP sends the browser back: answers the platform tokens once.
+
+    Refused (401, audited) without the binding cookie of the login that
+    ``state`` names. A login started by the device page goes back there.
+    The cookie is cleared once the login succeeded.
+    """
+    cookie = browser.oidc_binding(qp.settings)
+    outcome = qp.oidc.complete(
+        state=state,
+        code=code,
+        error=error,
+        binding=cookie.read(request),
+        request_id=request.state.request_id,
     )
-    return TokenResponse(
-        access_token=pair.access_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-        refresh_token=pair.refresh_token,
-    )
+    response = browser.sso_answer(outcome)
+    cookie.clear(response)
+    return response

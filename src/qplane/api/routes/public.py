@@ -43,8 +43,16 @@ def login(body: LoginRequest, request: Request, qp: PlatformDep, jkt: DPoPKeyDep
     """Exchange a local account's email and password for an access and a refresh token.
 
     With a valid DPoP proof the tokens are bound to the proof's key (RFC 9449).
+    Too many wrong passwords for the email or from the client's address answer
+    429 with ``Retry-After``.
     """
-    pair = qp.login.login(body.email, body.password, request.state.request_id, dpop_jkt=jkt)
+    pair = qp.login.login(
+        body.email,
+        body.password,
+        request.state.request_id,
+        dpop_jkt=jkt,
+        source_ip=request.client.host if request.client else None,
+    )
     return TokenResponse(
         access_token=pair.access_token,
         token_type=pair.token_type,

@@ -1,8 +1,9 @@
 """SAML 2.0 single sign-on per tenant: IdP registration (tenant admins) and the SP endpoints.
 
 The SP endpoints need no token: ``metadata`` and ``login`` start nothing
-but a single-use request, and ``acs`` accepts only a response that
-`qplane.identity.saml` verifies in full.
+but a single-use request bound to the browser by a cookie, and ``acs``
+accepts only a response that `qplane.identity.saml` verifies in full, from
+the browser holding that cookie.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from datetime import datetime
 from typing import Annotated, Final
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from qplane.api import browser
 from qplane.api.deps import ActorDep, PlatformDep
 from qplane.api.schemas import TokenResponse
 from qplane.domain.errors import Unauthenticated, ValidationFailed
@@ -118,15 +120,26 @@ def delete_provider(tenant_id: str, provider_id: str, actor: ActorDep, qp: Platf
 
 @router.get("/v1/saml/{tenant_name}/metadata")
 def sp_metadata(tenant_name: str, qp: PlatformDep) -> Response:
-    """The tenant's signed SP metadata, for the IdP administrator."""
+    """The tenant's signed SP metadata, for the IdP administrator (once an IdP is registered)."""
     xml = qp.saml.metadata(tenant_name)
     return Response(content=xml, media_type="application/samlmetadata+xml")
 
 
 @router.get("/v1/saml/{tenant_name}/login")
-def start_login(tenant_name: str, qp: PlatformDep, provider: str | None = None) -> RedirectResponse:
-    """Redirect the browser to the IdP with a signed AuthnRequest (HTTP-Redirect binding)."""
-    return RedirectResponse(qp.saml.begin(tenant_name, provider), status_code=status.HTTP_302_FOUND)
+def start_login(
+    tenant_name: str,
+    qp: PlatformDep,
+    provider: str | None = Query(default=None, max_length=64),
+) -> RedirectResponse:
+    """Redirect the browser to the IdP with a signed AuthnRequest (HTTP-Redirect binding).
+
+    Sets the login's binding cookie (`qplane.api.browser`; ``SameSite=None``
+    over https, since the IdP's answer is a cross-site POST).
+    """
+    started = qp.saml.begin(tenant_name, provider)
+    response = RedirectResponse(started.url, status_code=status.HTTP_302_FOUND)
+    browser.saml_binding(qp.settings, tenant_name).set(response, started.binding)
+    return response
 
 
 async def _acs_form(request: Request) -> dict[str, str]:
@@ -140,21 +153,26 @@ async def _acs_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items() if len(values) == 1}
 
 
-@router.post("/v1/saml/{tenant_name}/acs")
+@router.post("/v1/saml/{tenant_name}/acs", response_model=TokenResponse)
 def assertion_consumer(
     tenant_name: str,
     request: Request,
     form: Annotated[dict[str, str], Depends(_acs_form)],
     qp: PlatformDep,
-) -> TokenResponse:
-    """Verify the IdP's response and answer with platform tokens."""
+) -> Response:
+    """Verify the IdP's response and answer with platform tokens.
+
+    Refused (401, audited) without the binding cookie of the login the
+    RelayState names; an unknown tenant is refused like an unknown
+    RelayState. A login started by the device page goes back there.
+    """
     response, relay_state = form.get("SAMLResponse"), form.get("RelayState")
     if not response or not relay_state:
         raise Unauthenticated("SAMLResponse and RelayState are required")
-    pair = qp.saml.complete(tenant_name, response, relay_state, request.state.request_id)
-    return TokenResponse(
-        access_token=pair.access_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-        refresh_token=pair.refresh_token,
+    cookie = browser.saml_binding(qp.settings, tenant_name)
+    outcome = qp.saml.complete(
+        tenant_name, response, relay_state, cookie.read(request), request.state.request_id
     )
+    answer = browser.sso_answer(outcome)
+    cookie.clear(answer)
+    return answer

@@ -93,7 +93,7 @@ async def _form(request: Request) -> dict[str, str]:
 class RevocationRequest(Strict):
     """``self`` logs the caller out (its current token, and the session of *refresh_token*)."""
 
-    scope: Literal["principal", "tenant", "token", "self"]
+    scope: Literal["principal", "tenant", "token", "worker", "self"]
     id: str | None = Field(default=None, max_length=64)
     refresh_token: str | None = Field(default=None, max_length=_MAX_FIELD)
 
@@ -125,6 +125,8 @@ def revoke(body: RevocationRequest, actor: ActorDep, qp: PlatformDep) -> Revocat
         done = qp.revocations.revoke_principal(actor, body.id)
     elif body.scope == "tenant":
         done = qp.revocations.revoke_tenant(actor, body.id)
+    elif body.scope == "worker":
+        done = qp.revocations.revoke_worker(actor, body.id)
     else:
         done = qp.revocations.revoke_token(actor, body.id)
     return RevocationOut.of(done)

@@ -1,12 +1,16 @@
 """Single sign-on login: authorization code + PKCE out to the IdP, a platform session back.
 
-`OidcLoginService.begin` answers the URL to send the browser to and keeps the
-flow (``state`` digest, ``nonce``, PKCE verifier, tenant and provider)
+`OidcLoginService.begin` answers the URL to send the browser to, plus a
+binding secret for the browser's cookie, and keeps the flow (``state``
+digest, ``nonce``, PKCE verifier, tenant, provider, the binding's digest)
 server-side for ``ttl_s``. `OidcLoginService.complete` takes that flow —
-deleting it, so a replayed callback finds nothing — exchanges the code,
-verifies the ID token, checks the email domain and the role mapping,
-provisions the user and starts a platform session carrying the IdP's
-``amr``/``acr``/``auth_time``.
+deleting it, so a replayed callback finds nothing — checks that the browser
+presents the flow's binding cookie (so nobody can make a victim's browser
+finish *their* login: login CSRF), exchanges the code, verifies the ID
+token, checks the email domain and the role mapping, provisions the user
+and starts a platform session carrying the IdP's ``amr``/``acr``/``auth_time``
+(or, for a login started by the device verification page, signs that page's
+browser session in instead).
 
 Every success and every refusal is audited in the tenant's chain (in the
 platform chain when the flow is unknown, since then there is no tenant).
@@ -30,10 +34,19 @@ from qplane.domain.errors import IntegrityError, NotFound, Unauthenticated
 from qplane.domain.oidc import IdentityProvider, LoginFlow
 from qplane.domain.ports import UnitOfWorkFactory
 from qplane.domain.tenancy import Principal
+from qplane.identity.browser_binding import (
+    DeviceSignIn,
+    LoginStart,
+    SignInRecorder,
+    binding_refusal,
+    new_secret,
+    secret_digest,
+)
+from qplane.identity.memberships import idp_groups
 from qplane.identity.oidc import _oauth
 from qplane.identity.oidc.discovery import IssuerDirectory
 from qplane.identity.oidc.id_token import IdTokenExpectations, token_kid, verify_id_token
-from qplane.identity.oidc.provisioning import provision
+from qplane.identity.oidc.provisioning import cut_off, provision
 from qplane.identity.oidc.sealing import open_client_secret
 from qplane.identity.sessions import TokenPair
 
@@ -41,6 +54,11 @@ CALLBACK_PATH: Final = "/v1/sso/callback"
 SSO_AMR: Final = "sso"  # used when the IdP does not say how it authenticated the user
 SSO_ACR: Final = "urn:qplane:acr:sso"
 _ACTION: Final = "auth.sso.login"
+#: The one answer for an unknown tenant and for a tenant without (that) provider alike.
+SSO_NOT_CONFIGURED: Final = (
+    "single sign-on is not configured for this tenant "
+    "(a tenant with several identity providers needs ?provider=NAME)"
+)
 _SAFE_ERROR: Final = re.compile(r"^[a-z_]{1,40}$")
 
 
@@ -76,21 +94,33 @@ class OidcLoginService:
         *,
         public_url: str,
         ttl_s: int = 600,
+        sign_ins: SignInRecorder | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._uow = uow_factory
         self._keys = keys
         self._directory = directory
         self._sessions = sessions
+        self._sign_ins = sign_ins
         self._redirect_uri = public_url.rstrip("/") + CALLBACK_PATH
         self._ttl = timedelta(seconds=ttl_s)
         self._clock = clock
 
-    def begin(self, tenant_name: str, provider_name: str | None = None) -> str:
-        """The IdP authorization URL for this tenant's provider; the flow is stored server-side.
+    def begin(
+        self,
+        tenant_name: str,
+        provider_name: str | None = None,
+        *,
+        browser_session: str | None = None,
+    ) -> LoginStart:
+        """The IdP authorization URL for this tenant's provider and the browser's binding secret.
 
-        Raises `NotFound` when the tenant has no (such) provider — the same
-        answer whether or not the tenant exists.
+        The flow is stored server-side with the secret's digest only; the
+        caller sets the secret as a cookie. *browser_session* (a device page
+        session's digest) makes the callback sign that session in instead of
+        answering tokens. Raises `NotFound` — one answer, word for word —
+        whether the tenant does not exist, has no provider, has no provider
+        of that name, or has several and none was named.
         """
         provider = self._provider_named(tenant_name, provider_name)
         metadata = self._directory.metadata(provider.issuer)
@@ -98,6 +128,7 @@ class OidcLoginService:
             metadata.authorization_endpoint, provider.client_id, self._redirect_uri
         )
         now = self._now()
+        binding = new_secret()
         flow = LoginFlow(
             state_hash=_digest(request.state),
             tenant_id=provider.tenant_id,
@@ -106,12 +137,14 @@ class OidcLoginService:
             code_verifier=request.code_verifier,
             redirect_uri=self._redirect_uri,
             expires_at=now + self._ttl,
+            binding_hash=secret_digest(binding),
+            browser_session=browser_session,
         )
         with self._uow() as uow:
             uow.oidc_flows.purge_expired(now)
             uow.oidc_flows.add(flow)
             uow.commit()
-        return request.url
+        return LoginStart(request.url, binding)
 
     def complete(
         self,
@@ -119,27 +152,69 @@ class OidcLoginService:
         state: str | None,
         code: str | None,
         error: str | None = None,
+        binding: str | None = None,
         request_id: str | None = None,
-    ) -> TokenPair:
-        """Finish the login the IdP redirected back for; audited either way."""
+    ) -> TokenPair | DeviceSignIn:
+        """Finish the login the IdP redirected back for; audited either way.
+
+        *binding* is the cookie the browser got from `begin`: without it, or
+        with another login's, the callback is refused (login CSRF) — and the
+        flow is spent all the same. A login started by the device page signs
+        that page's session in (`DeviceSignIn`) instead of answering tokens.
+        """
         try:
-            principal, claims, client_id = self._complete(state, code, error, request_id)
+            flow, principal, claims, client_id = self._complete(
+                state, code, error, binding, request_id
+            )
+            amr, acr = _amr(claims), _acr(claims)
+            auth_time = _auth_time(claims, int(self._clock()))
+            if flow.browser_session is not None:
+                self._sign_in_device_page(flow, principal, amr, acr, auth_time)
+                return DeviceSignIn(principal.id)
         except LoginRefused as refused:
             self._audit_refusal(refused, request_id)
             raise Unauthenticated(refused.reason) from None
         return self._sessions.start(
             principal,
-            amr=_amr(claims),
-            acr=_acr(claims),
-            auth_time=_auth_time(claims, int(self._clock())),
+            amr=amr,
+            acr=acr,
+            auth_time=auth_time,
             client_id=client_id,
             request_id=request_id,
         )
 
+    def _sign_in_device_page(
+        self,
+        flow: LoginFlow,
+        principal: Principal,
+        amr: list[str],
+        acr: str,
+        auth_time: int | None,
+    ) -> None:
+        if self._sign_ins is None or flow.browser_session is None:
+            raise LoginRefused(flow.tenant_id, "device sign-in is not available")
+        try:
+            self._sign_ins.record_sign_in(
+                flow.browser_session,
+                principal.id,
+                principal.tenant_id,
+                amr=tuple(amr),
+                acr=acr,
+                auth_time=auth_time,
+            )
+        except Unauthenticated as gone:
+            raise LoginRefused(flow.tenant_id, gone.detail) from None
+
     def _complete(
-        self, state: str | None, code: str | None, error: str | None, request_id: str | None
-    ) -> tuple[Principal, dict[str, Any], str]:
+        self,
+        state: str | None,
+        code: str | None,
+        error: str | None,
+        binding: str | None,
+        request_id: str | None,
+    ) -> tuple[LoginFlow, Principal, dict[str, Any], str]:
         flow = self._take_flow(state)
+        _check_binding(flow, binding)
         try:
             if error is not None:
                 shown = error if _SAFE_ERROR.match(error) else "error"
@@ -154,7 +229,7 @@ class OidcLoginService:
             raise LoginRefused(
                 flow.tenant_id, "stored identity provider secret failed its integrity check"
             ) from None
-        return principal, claims, provider.client_id
+        return flow, principal, claims, provider.client_id
 
     def _take_flow(self, state: str | None) -> LoginFlow:
         if not state or len(state) > 512:
@@ -206,6 +281,15 @@ class OidcLoginService:
             raise Unauthenticated("email domain not allowed for this tenant")
         roles = provider.roles_for(claims)
         if not roles:
+            with self._uow() as uow:  # cut off what the IdP no longer grants, then refuse
+                cut_off(
+                    uow,
+                    provider,
+                    subject=str(claims["sub"]),
+                    now=self._now(),
+                    request_id=request_id,
+                )
+                uow.commit()
             raise Unauthenticated("identity provider account is not mapped to any role")
         with self._uow() as uow:
             principal = provision(
@@ -215,6 +299,7 @@ class OidcLoginService:
                 email=email.lower(),
                 roles=roles,
                 project_ids=provider.projects_for(claims),
+                groups=idp_groups(claims),
                 now=self._now(),
                 request_id=request_id,
             )
@@ -234,15 +319,15 @@ class OidcLoginService:
         with self._uow() as uow:
             tenant = uow.tenants.by_name(tenant_name)
             if tenant is None:
-                raise NotFound("single sign-on is not configured for this tenant")
+                raise NotFound(SSO_NOT_CONFIGURED)
             if provider_name is not None:
                 found = uow.oidc_providers.by_name(tenant.id, provider_name)
                 if found is None:
-                    raise NotFound("single sign-on is not configured for this tenant")
+                    raise NotFound(SSO_NOT_CONFIGURED)
                 return found
             providers = uow.oidc_providers.for_tenant(tenant.id)
         if len(providers) != 1:
-            raise NotFound("single sign-on is not configured for this tenant (name a provider)")
+            raise NotFound(SSO_NOT_CONFIGURED)
         return providers[0]
 
     def _audit_refusal(self, refused: LoginRefused, request_id: str | None) -> None:
@@ -261,6 +346,13 @@ class OidcLoginService:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
+
+
+def _check_binding(flow: LoginFlow, binding: str | None) -> None:
+    """The callback must come from the browser that started the login (its cookie)."""
+    reason = binding_refusal(binding, flow.binding_hash)
+    if reason is not None:
+        raise LoginRefused(flow.tenant_id, reason)
 
 
 def _digest(state: str) -> str:

@@ -23,6 +23,7 @@ from qplane.domain.errors import NotFound, Unauthenticated
 from qplane.domain.oidc import IdentityProvider, LinkedIdentity
 from qplane.domain.ports import UnitOfWork
 from qplane.domain.tenancy import Principal, PrincipalKind, Role
+from qplane.identity.memberships import provider_source, sync_groups, sync_projects
 
 
 def provision(
@@ -35,6 +36,7 @@ def provision(
     project_ids: tuple[str, ...],
     now: datetime,
     request_id: str | None,
+    groups: frozenset[str] = frozenset(),
 ) -> Principal:
     """The principal for this IdP account with *roles* applied, created on first login."""
     link = LinkedIdentity(
@@ -49,7 +51,9 @@ def provision(
     granted = frozenset(Role(role) for role in roles)
     existing = uow.oidc_identities.by_subject(provider.tenant_id, provider.issuer, subject)
     if existing is None:
-        return _create(uow, provider, link, granted, request_id)
+        principal = _create(uow, provider, link, granted, request_id)
+        _sync_access(uow, provider, principal.id, project_ids, groups, now, request_id)
+        return principal
     try:
         principal = uow.principals.get(provider.tenant_id, existing.principal_id)
     except NotFound:
@@ -57,6 +61,7 @@ def provision(
     if principal.disabled:
         raise Unauthenticated("principal is disabled")
     uow.oidc_identities.record_login(replace(link, principal_id=principal.id), roles)
+    _sync_access(uow, provider, principal.id, project_ids, groups, now, request_id)
     if principal.roles != granted:
         audit(
             uow,
@@ -68,6 +73,49 @@ def provision(
             request_id=request_id,
         )
     return replace(principal, roles=granted)
+
+
+def cut_off(
+    uow: UnitOfWork,
+    provider: IdentityProvider,
+    *,
+    subject: str,
+    now: datetime,
+    request_id: str | None,
+) -> None:
+    """An IdP account that no longer maps: strip what it had (roles, mapped projects)."""
+    existing = uow.oidc_identities.by_subject(provider.tenant_id, provider.issuer, subject)
+    if existing is None:
+        return
+    uow.oidc_identities.record_login(
+        replace(existing, project_ids=(), last_login_at=now), frozenset()
+    )
+    _sync_access(uow, provider, existing.principal_id, (), frozenset(), now, request_id)
+    audit(
+        uow,
+        None,
+        "user.roles.sync",
+        tenant_id=provider.tenant_id,
+        target=existing.principal_id,
+        detail=f"roles= (no longer mapped by {provider.name})",
+        request_id=request_id,
+    )
+
+
+def _sync_access(
+    uow: UnitOfWork,
+    provider: IdentityProvider,
+    principal_id: str,
+    project_ids: tuple[str, ...],
+    groups: frozenset[str],
+    now: datetime,
+    request_id: str | None,
+) -> None:
+    """Set the projects and groups this provider grants the principal to what it says now."""
+    source = provider_source("oidc", provider.id)
+    common = {"tenant_id": provider.tenant_id, "principal_id": principal_id, "source": source}
+    sync_projects(uow, **common, project_ids=project_ids, now=now, request_id=request_id)
+    sync_groups(uow, **common, groups=groups, now=now, request_id=request_id)
 
 
 def _create(

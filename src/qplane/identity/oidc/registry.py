@@ -4,7 +4,8 @@ Security properties:
 
 * Only a tenant admin of that tenant acts here (`Action.IDP_READ` /
   `Action.IDP_MANAGE`); another tenant's provider answers `NotFound`.
-  Changes are privileged (`require_privileged`): the MFA step-up hooks there.
+  Changes are privileged (``idp.manage`` is in the policy schema's privileged
+  group): the decision point asks for a recent MFA (step-up).
 * The client secret is sealed under the tenant's key before it reaches the
   store and is never returned, logged or audited; `IdentityProvider` does
   not even have a field for it.
@@ -34,8 +35,10 @@ from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.tenancy import Role, validate_slug
 from qplane.identity.oidc.discovery import check_issuer_url
 from qplane.identity.oidc.sealing import seal_client_secret
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
-from qplane.policy.decisions import Action, authorize, require_privileged
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
 
 _TENANT_ROLES = frozenset({Role.TENANT_ADMIN.value, Role.MEMBER.value, Role.VIEWER.value})
 
@@ -59,9 +62,15 @@ class ProviderSettings:
 
 class ProviderRegistry:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, keys: KeyProvider, *, allow_http: bool = False
+        self,
+        uow_factory: UnitOfWorkFactory,
+        keys: KeyProvider,
+        *,
+        allow_http: bool = False,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._keys = keys
         self._allow_http = allow_http
 
@@ -107,13 +116,13 @@ class ProviderRegistry:
         return provider
 
     def list(self, actor: Actor, tenant_id: str) -> list[IdentityProvider]:
-        authorize(actor, Action.IDP_READ, tenant_id)
+        self._authz.on_tenant(actor, Action.IDP_READ, tenant_id)
         with self._uow() as uow:
             uow.tenants.get(tenant_id)
             return uow.oidc_providers.for_tenant(tenant_id)
 
     def get(self, actor: Actor, tenant_id: str, provider_id: str) -> IdentityProvider:
-        authorize(actor, Action.IDP_READ, tenant_id)
+        self._authz.on_tenant(actor, Action.IDP_READ, tenant_id)
         with self._uow() as uow:
             return uow.oidc_providers.get(tenant_id, provider_id)
 
@@ -152,8 +161,7 @@ class ProviderRegistry:
             uow.commit()
 
     def _authorize_change(self, actor: Actor, tenant_id: str) -> None:
-        authorize(actor, Action.IDP_MANAGE, tenant_id)
-        require_privileged(actor, Action.IDP_MANAGE)
+        self._authz.on_tenant(actor, Action.IDP_MANAGE, tenant_id)
 
     def _changed(
         self, uow: UnitOfWork, current: IdentityProvider, changes: ProviderSettings

@@ -4,9 +4,9 @@ Security properties:
 
 * Only a tenant admin of the tenant (`Action.IDP_MANAGE`, `Action.IDP_READ`)
   may register, delete or list; another tenant's provider answers `NotFound`.
-* Changing IdP settings is privileged: every change passes
-  `require_privileged` (the policy's one step-up hook: a recent MFA, else the
-  RFC 9470 challenge) before anything is read or written.
+* Changing IdP settings is privileged (``idp.manage`` is in the policy
+  schema's privileged group): the decision point asks for a recent MFA, else
+  answers the RFC 9470 challenge, before anything is read or written.
 * Metadata is checked before it is stored: exactly one IdP, a signing
   certificate, an HTTP-Redirect SSO endpoint. A metadata URL must be https
   and is fetched once, at registration, without following redirects.
@@ -30,8 +30,10 @@ from qplane.domain.saml import SAML_PROVIDER, AttributeRule, SamlProvider
 from qplane.identity.saml import _pysaml
 from qplane.identity.saml.mapping import check_role_rules
 from qplane.identity.saml.service_provider import ServiceProvider
+from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
-from qplane.policy.decisions import Action, authorize, require_privileged
+from qplane.policy.authorizer import Authorizer
+from qplane.policy.engine import PolicyEngine
 
 MetadataFetcher = Callable[[str], str]
 
@@ -75,14 +77,15 @@ class SamlProviderService:
         sp: ServiceProvider,
         *,
         fetch: MetadataFetcher = fetch_metadata,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._sp = sp
         self._fetch = fetch
 
     def register(self, actor: Actor, tenant_id: str, reg: ProviderRegistration) -> SamlProvider:
-        authorize(actor, Action.IDP_MANAGE, tenant_id)
-        require_privileged(actor, Action.IDP_MANAGE)
+        self._authz.on_tenant(actor, Action.IDP_MANAGE, tenant_id)
         xml = self._metadata(reg)
         domains = _domains(reg.allowed_domains)
         check_role_rules(reg.role_rules)
@@ -123,14 +126,13 @@ class SamlProviderService:
         return provider
 
     def list(self, actor: Actor, tenant_id: str) -> list[SamlProvider]:
-        authorize(actor, Action.IDP_READ, tenant_id)
+        self._authz.on_tenant(actor, Action.IDP_READ, tenant_id)
         with self._uow() as uow:
             uow.tenants.get(tenant_id)
             return uow.saml_providers.for_tenant(tenant_id)
 
     def delete(self, actor: Actor, tenant_id: str, provider_id: str) -> None:
-        authorize(actor, Action.IDP_MANAGE, tenant_id)
-        require_privileged(actor, Action.IDP_MANAGE)
+        self._authz.on_tenant(actor, Action.IDP_MANAGE, tenant_id)
         with self._uow() as uow:
             uow.saml_providers.delete(tenant_id, provider_id)
             audit(uow, actor, "saml_provider.delete", tenant_id=tenant_id, target=provider_id)

@@ -6,7 +6,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    Select,
+    delete,
+    inspect,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,6 +57,24 @@ class Repository:
         """Execute an UPDATE or DELETE and say how many rows it touched."""
         result = cast(CursorResult[Any], self._session.execute(stmt))
         return result.rowcount
+
+    def _delete_where(
+        self, model: type[Any], condition: ColumnElement[bool], limit: int | None
+    ) -> int:
+        """Delete *model* rows matching *condition*: at most *limit* of them, or all when None.
+
+        A bounded delete keeps a housekeeping transaction short, so working
+        through a backlog never holds locks long on tables that logins write
+        too. Rows another transaction has locked are skipped (PostgreSQL),
+        so servers purging at the same time neither wait for nor deadlock
+        on each other; the next round takes what was skipped.
+        """
+        if limit is None:
+            return self._rowcount(delete(model).where(condition))
+        keys = inspect(model).primary_key
+        chosen = select(*keys).where(condition).limit(limit).with_for_update(skip_locked=True)
+        target = keys[0] if len(keys) == 1 else tuple_(*keys)
+        return self._rowcount(delete(model).where(target.in_(chosen)))
 
     @contextmanager
     def _guarded(self, *, conflict: str, missing: str | None = None) -> Iterator[None]:

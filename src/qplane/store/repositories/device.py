@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from qplane.domain.clock import as_utc
 from qplane.domain.errors import NotFound
@@ -34,10 +34,9 @@ class SqlDeviceAuthorizationRepository(Repository):
             setattr(row, name, value)
         self._session.flush()
 
-    def purge_expired(self, before: datetime) -> int:
-        return self._rowcount(
-            delete(DeviceAuthorizationRow).where(DeviceAuthorizationRow.expires_at < before)
-        )
+    def purge_expired(self, before: datetime, limit: int | None = None) -> int:
+        expired = DeviceAuthorizationRow.expires_at < before
+        return self._delete_where(DeviceAuthorizationRow, expired, limit)
 
     def _one(self, condition: object) -> DeviceAuthorization | None:
         row = self._first(select(DeviceAuthorizationRow).where(condition).with_for_update())  # type: ignore[arg-type]

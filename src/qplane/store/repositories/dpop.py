@@ -1,12 +1,17 @@
-"""The one-time-use guard for external token ids and DPoP proof ids, shared by every server."""
+"""The one-time-use guard for token and proof ids, shared by every server.
+
+It also counts: a namespace's live entries are how abuse limits
+(`qplane.identity.failure_limit`) see recent failures on every server.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
+from qplane.domain.clock import as_utc
 from qplane.domain.errors import Conflict
 from qplane.store.models_workload import SeenTokenIdRow
 from qplane.store.repositories._base import Repository
@@ -31,3 +36,16 @@ class SqlSeenTokenIdRepository(Repository):
         except Conflict:
             return False
         return True
+
+    def count_live(self, namespace: str, now: datetime) -> tuple[int, datetime | None]:
+        """Entries of *namespace* not yet expired at *now*, and the soonest expiry among them."""
+        row = self._session.execute(
+            select(func.count(), func.min(SeenTokenIdRow.expires_at)).where(
+                SeenTokenIdRow.namespace == namespace, SeenTokenIdRow.expires_at > now
+            )
+        ).one()
+        count, soonest = row
+        return int(count), None if soonest is None else as_utc(soonest)
+
+    def purge_expired(self, now: datetime, limit: int) -> int:
+        return self._delete_where(SeenTokenIdRow, SeenTokenIdRow.expires_at < now, limit)

@@ -9,7 +9,15 @@ from typing import Final
 from sqlalchemy import and_, func, or_, select
 
 from qplane.domain.errors import Conflict, NotFound
-from qplane.domain.jobs import ACTIVE, TERMINAL, Job, JobState, SourceFormat, Transition
+from qplane.domain.jobs import (
+    ACTIVE,
+    TERMINAL,
+    Classification,
+    Job,
+    JobState,
+    SourceFormat,
+    Transition,
+)
 from qplane.domain.ports import Page
 from qplane.store.models import JobRow, JobTransitionRow
 from qplane.store.repositories._base import Repository, clamp_limit
@@ -38,6 +46,7 @@ class SqlJobRepository(Repository):
                 project_id=job.project_id,
                 owner_id=job.owner_id,
                 created_at=job.created_at,
+                classification=job.classification.value,
             )
             _copy_fields(row, job)
             self._session.add(row)
@@ -232,4 +241,5 @@ def _job(row: JobRow, history: list[Transition]) -> Job:
         reason=row.reason,
         attempts=row.attempts,
         history=tuple(history),
+        classification=Classification(row.classification),
     )

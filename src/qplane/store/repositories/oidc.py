@@ -112,6 +112,8 @@ class SqlOidcLoginFlowRepository(Repository):
                     code_verifier=flow.code_verifier,
                     redirect_uri=flow.redirect_uri,
                     expires_at=flow.expires_at,
+                    binding_hash=flow.binding_hash,
+                    browser_session=flow.browser_session,
                 )
             )
 
@@ -128,14 +130,16 @@ class SqlOidcLoginFlowRepository(Repository):
             code_verifier=row.code_verifier,
             redirect_uri=row.redirect_uri,
             expires_at=row.expires_at,
+            binding_hash=row.binding_hash,
+            browser_session=row.browser_session,
         )
         taken = self._rowcount(
             delete(OidcLoginFlowRow).where(OidcLoginFlowRow.state_hash == state_hash)
         )
         return flow if taken == 1 else None
 
-    def purge_expired(self, now: datetime) -> int:
-        return self._rowcount(delete(OidcLoginFlowRow).where(OidcLoginFlowRow.expires_at < now))
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._delete_where(OidcLoginFlowRow, OidcLoginFlowRow.expires_at < now, limit)
 
 
 class SqlOidcIdentityRepository(Repository):

@@ -36,6 +36,8 @@ class SqlSamlLoginRequestRepository(Repository):
                 tenant_id=request.tenant_id,
                 provider_id=request.provider_id,
                 expires_at=request.expires_at,
+                binding_hash=request.binding_hash,
+                browser_session=request.browser_session,
             )
         )
         self._session.flush()
@@ -65,12 +67,12 @@ class SqlSamlLoginRequestRepository(Repository):
             tenant_id=row.tenant_id,
             provider_id=row.provider_id,
             expires_at=row.expires_at,
+            binding_hash=row.binding_hash,
+            browser_session=row.browser_session,
         )
 
-    def purge_expired(self, now: datetime) -> int:
-        return self._rowcount(
-            delete(SamlLoginRequestRow).where(SamlLoginRequestRow.expires_at <= now)
-        )
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._delete_where(SamlLoginRequestRow, SamlLoginRequestRow.expires_at <= now, limit)
 
 
 class SqlSeenAssertionRepository(Repository):
@@ -83,9 +85,9 @@ class SqlSeenAssertionRepository(Repository):
                 )
             )
 
-    def purge_expired(self, now: datetime) -> int:
-        return self._rowcount(
-            delete(SamlSeenAssertionRow).where(SamlSeenAssertionRow.expires_at <= now)
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._delete_where(
+            SamlSeenAssertionRow, SamlSeenAssertionRow.expires_at <= now, limit
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 
 from qplane.domain.errors import Conflict
 from qplane.domain.sessions import RefreshToken, RevocationScope
@@ -67,6 +67,16 @@ class SqlRefreshTokenRepository(Repository):
     def revoke_for_tenant(self, tenant_id: str, at: datetime) -> int:
         return self._revoke(RefreshTokenRow.tenant_id == tenant_id, at)
 
+    def purge_ended(self, before: datetime, limit: int) -> int:
+        """Delete tokens whose family ended (expired or revoked) before *before*.
+
+        Rotated tokens of a family that may still be live are kept: they are
+        how a replayed refresh token is recognised as reuse (and its family
+        revoked). The caller picks *before* a full refresh lifetime back.
+        """
+        ended = or_(RefreshTokenRow.expires_at < before, RefreshTokenRow.revoked_at < before)
+        return self._delete_where(RefreshTokenRow, ended, limit)
+
     def _revoke(self, condition: object, at: datetime) -> int:
         return self._rowcount(
             update(RefreshTokenRow)
@@ -122,8 +132,8 @@ class SqlRevocationRepository(Repository):
         )
         return found is not None
 
-    def purge_expired(self, now: datetime) -> int:
-        return self._rowcount(delete(RevokedTokenRow).where(RevokedTokenRow.expires_at < now))
+    def purge_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._delete_where(RevokedTokenRow, RevokedTokenRow.expires_at < now, limit)
 
     def find_principal(self, principal_id: str) -> Principal | None:
         row = self._first(select(PrincipalRow).where(PrincipalRow.id == principal_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from qplane.domain.errors import NotFound
 from qplane.domain.tenancy import Tenant
@@ -20,6 +20,8 @@ class SqlTenantRepository(Repository):
                     name=tenant.name,
                     max_running_jobs=tenant.max_running_jobs,
                     created_at=tenant.created_at,
+                    timezone=tenant.timezone,
+                    region=tenant.region,
                 )
             )
 
@@ -33,6 +35,15 @@ class SqlTenantRepository(Repository):
         row = self._first(select(TenantRow).where(TenantRow.name == name))
         return None if row is None else _tenant(row)
 
+    def update_settings(self, tenant_id: str, *, timezone: str, region: str) -> None:
+        changed = self._rowcount(
+            update(TenantRow)
+            .where(TenantRow.id == tenant_id)
+            .values(timezone=timezone, region=region)
+        )
+        if changed == 0:
+            raise NotFound("tenant not found")
+
     def list_all(self) -> list[Tenant]:
         """Operator path only: every tenant, by name."""
         return [_tenant(row) for row in self._all(select(TenantRow).order_by(TenantRow.name))]
@@ -44,4 +55,6 @@ def _tenant(row: TenantRow) -> Tenant:
         name=row.name,
         max_running_jobs=row.max_running_jobs,
         created_at=row.created_at,
+        timezone=row.timezone,
+        region=row.region,
     )

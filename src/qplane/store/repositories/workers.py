@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from qplane.domain.errors import NotFound
 from qplane.domain.workers import WorkerRecord
@@ -37,6 +37,13 @@ class SqlWorkerRepository(Repository):
 
     def list_all(self) -> list[WorkerRecord]:
         return [_worker(row) for row in self._all(select(WorkerRow).order_by(WorkerRow.name))]
+
+    def disable(self, worker_id: str) -> None:
+        changed = self._rowcount(
+            update(WorkerRow).where(WorkerRow.id == worker_id).values(disabled=True)
+        )
+        if changed != 1:
+            raise NotFound("worker not found")
 
 
 def _worker(row: WorkerRow) -> WorkerRecord:
