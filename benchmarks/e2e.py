@@ -62,7 +62,15 @@ def tenant(operator: QplaneClient, url: str, name: str) -> tuple[QplaneClient, s
     created = operator.create_tenant(name, max_running_jobs=8)
     project = operator.create_project(created["id"], "bench")
     email = f"bench@{name}.test"
-    operator.create_user(created["id"], email, "tenant-password-1", ["member"])
+    # An operator creates users but grants no project access: the user is made a
+    # member of the project by the tenant's own admin, as in a real tenant.
+    admin_email = f"admin@{name}.test"
+    operator.create_user(created["id"], admin_email, "tenant-password-1", ["tenant_admin"])
+    user = operator.create_user(created["id"], email, "tenant-password-1", ["member"])
+    admin = QplaneClient(url)
+    admin.login(admin_email, "tenant-password-1")
+    admin.add_project_member(created["id"], str(project["id"]), str(user["id"]))
+    admin.close()
     client = QplaneClient(url)
     client.login(email, "tenant-password-1")
     return client, str(project["id"])
