@@ -11,8 +11,8 @@ answers with 401 and the RFC 9470 challenge::
         error_description="...", acr_values="urn:qplane:acr:mfa", max_age=900
 
 The allowed age is ``QPLANE_STEP_UP_MAX_AGE_S``; the Authenticator puts it
-on every `Actor` it builds, so `authorize` and `require_privileged` (policy)
-read it from the actor and no module keeps it as global state.
+on every `Actor` it builds, so the decision point (`policy.authorizer`) reads
+it from the actor and no module keeps it as global state.
 
 Security properties: fail closed (no ``auth_time``, no MFA method, a
 future ``auth_time`` or a non-operator/non-user principal without them

@@ -2,7 +2,7 @@
 
 * `providers.SamlProviderService` — tenant admins register, list and delete
   their IdPs (metadata, attribute → role/project rules, allowed domains);
-  changes pass the policy's step-up hook (`require_privileged`).
+  changes are privileged decisions (a recent second factor, RFC 9470 step-up).
 * `login.SamlLoginService` — ``begin`` (AuthnRequest, HTTP-Redirect, RelayState
   bound to a single-use server-side request) and ``complete`` (ACS, HTTP-POST:
   verify, refuse replays, provision just in time, start a session).
