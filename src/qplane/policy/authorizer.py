@@ -239,9 +239,7 @@ class Authorizer:
         deciding = set(decision.policy_ids)
         if deciding & _STEP_UP:
             # Ask for a second factor only when one would change the answer.
-            fresh = replace(
-                request, context=replace(request.context, mfa=True, auth_age_s=0)
-            )
+            fresh = replace(request, context=replace(request.context, mfa=True, auth_age_s=0))
             if self.decide(uow, fresh).allowed:
                 require_recent_mfa(actor)  # the RFC 9470 challenge with the actor's window
                 raise StepUpRequired(
