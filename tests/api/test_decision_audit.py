@@ -66,3 +66,17 @@ def test_a_probe_of_another_tenant_is_the_platforms_event_not_the_probers(
     assert probes[0].detail is not None
     assert f"from tenant {globex.tenant_id}" in probes[0].detail
     assert "baseline.cross-tenant" in probes[0].detail
+
+
+def test_a_privileged_decision_taken_before_the_service_acts_is_kept(
+    client: TestClient, platform: Platform, operator_headers: dict[str, str]
+) -> None:
+    response = client.post(
+        "/v1/revocations", json={"scope": "worker", "id": "wrk_nobody"}, headers=operator_headers
+    )
+
+    assert response.status_code == 404  # allowed, then the worker was not found
+    allowed = [e for e in _chain(platform, "platform") if e.action == "authz.allow"]
+    assert [e.detail for e in allowed] == [
+        "allow worker.revoke on Worker::wrk_nobody; policies=baseline.role.operator"
+    ]

@@ -5,8 +5,8 @@ into Cedar entities, evaluates the platform baseline together with the
 governing tenant's active policy set, and then:
 
 * **allows** — returning the `Decision`; an allowed *privileged* action is
-  audited with the determining policy ids in the caller's unit of work, so
-  the entry is kept exactly when the action is;
+  audited with the determining policy ids in the caller's unit of work (kept
+  exactly when the action is), or, for `on`/`on_tenant`, committed at once;
 * **denies** — auditing the decision with its determining policy ids (in the
   platform's chain when another tenant's object was probed) and
   committing that entry in the caller's unit of work (services decide before
@@ -116,23 +116,30 @@ class Authorizer:
         not exist ("tenant not found").
         """
         target = tenant_id if tenant_id is not None else actor.tenant_id
+        if target is None:  # an operator acting on no tenant: the platform is the object
+            return self.on(actor, action, PLATFORM)
         with self._uow() as uow:
-            if target is None:  # an operator acting on no tenant: the platform is the object
-                return self.authorize(uow, actor, action, PLATFORM, missing=None)
             tenant = tenant_facts(uow.tenants.get(target))
-            return self.authorize(uow, actor, action, tenant, missing="tenant not found")
+            decision = self.authorize(uow, actor, action, tenant, missing="tenant not found")
+            uow.commit()  # keeps the audit entry of an allowed privileged action
+        return decision
 
     def on(
         self, actor: Actor, action: Action, resource: ResourceLike, *, missing: str | None = None
     ) -> Decision:
-        """Decide *action* on *resource* in a unit of work of the decision's own."""
+        """Decide *action* on *resource* in a unit of work of the decision's own.
+
+        An allowed privileged action's audit entry is committed here, before
+        the service acts: it records that the decision allowed it.
+        """
         with self._uow() as uow:
-            return self.authorize(uow, actor, action, resource, missing=missing)
+            decision = self.authorize(uow, actor, action, resource, missing=missing)
+            uow.commit()
+        return decision
 
     def on_platform(self, actor: Actor, action: Action) -> Decision:
         """Decide a platform-wide *action* (listing backends, registering a worker)."""
-        with self._uow() as uow:
-            return self.authorize(uow, actor, action, PLATFORM, missing=None)
+        return self.on(actor, action, PLATFORM)
 
     def allows(self, uow: UnitOfWork, actor: Actor, action: Action, resource: ResourceLike) -> bool:
         """Whether the decision would allow, without auditing or raising (for filtering lists)."""
