@@ -45,7 +45,7 @@ from qplane.policy.context import AuthFacts
 from qplane.policy.decision import Decision
 from qplane.policy.engine import PolicyEngine
 from qplane.policy.facts import PLATFORM, GroupFacts, PrincipalFacts, TenantFacts, WorkerFacts
-from qplane.policy.request import AccessRequest, ResourceLike, access_request
+from qplane.policy.request import AccessRequest, ResourceLike, access_request, tenant_of
 from qplane.policy.trace import note
 
 #: Deciding rules whose refusal must read like "no such object".
@@ -156,7 +156,7 @@ class Authorizer:
     ) -> AccessRequest:
         now = self._clock()
         return access_request(
-            self.principal_facts(uow, actor),
+            self.principal_facts(uow, actor, tenant_of(resource)),
             action,
             resource,
             auth=self.auth_facts(actor, now),
@@ -196,8 +196,14 @@ class Authorizer:
             raise NotFound(missing)
         return decision
 
-    def principal_facts(self, uow: UnitOfWork, actor: Actor) -> PrincipalFacts:
-        """The caller as the policies see it: roles, projects and groups from the store."""
+    def principal_facts(
+        self, uow: UnitOfWork, actor: Actor, known: TenantFacts | None = None
+    ) -> PrincipalFacts:
+        """The caller as the policies see it: roles, projects and groups from the store.
+
+        *known* is the resource's tenant, already read: reused when it is the
+        caller's, so a decision reads the tenant once.
+        """
         if actor.tenant_id is None:
             return PrincipalFacts(
                 actor.principal_id,
@@ -205,7 +211,11 @@ class Authorizer:
                 None,
                 frozenset(role.value for role in actor.roles),
             )
-        tenant = tenant_facts(uow.tenants.get(actor.tenant_id))
+        tenant = (
+            known
+            if known is not None and known.id == actor.tenant_id
+            else tenant_facts(uow.tenants.get(actor.tenant_id))
+        )
         # A project-confined credential (API key, federated workload) works in its
         # project by construction; the credential-project rule keeps it there.
         projects = actor.member_of | ({actor.project_id} if actor.project_id else set())

@@ -93,7 +93,7 @@ def access_request(
     is involved), and a job's facts are repeated in the context so policies
     can test them the same way for jobs and their artifacts.
     """
-    tenant = _tenant_of(resource) or _tenant_of(principal)
+    tenant = tenant_of(resource) or tenant_of(principal)
     context = RequestContext(
         mfa=auth.mfa,
         auth_age_s=auth.auth_age_s,
@@ -125,7 +125,8 @@ def access_request(
     )
 
 
-def _tenant_of(subject: ResourceLike) -> TenantFacts | None:
+def tenant_of(subject: ResourceLike) -> TenantFacts | None:
+    """The tenant *subject* belongs to (None for platform-wide objects)."""
     match subject:
         case TenantFacts():
             return subject
