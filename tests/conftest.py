@@ -9,6 +9,7 @@ CI run must never pass by skipping the production database.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 from argon2 import PasswordHasher
 from psycopg import sql
+from sqlalchemy import make_url
 
 from qplane.identity import passwords
 from qplane.store import Database
@@ -70,14 +72,53 @@ def _require_postgres() -> None:
     pytest.skip(problem)
 
 
+#: qplane connects as an ordinary role in tests, as a deployment should: a
+#: superuser would bypass the row-level security that keeps tenants apart.
+APP_ROLE: Final = "qplane_app"
+_APP_PASSWORD: Final = "qplane-app-test"
+
+
 def _admin_execute(statement: sql.Composable) -> None:
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(statement)
 
 
+@functools.cache
+def _ensure_app_role() -> None:
+    """Create the unprivileged login role the tests connect as (once; races are harmless)."""
+    # Another test process may create it first.
+    with contextlib.suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+        _admin_execute(
+            sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD {}").format(
+                sql.Identifier(APP_ROLE), sql.Literal(_APP_PASSWORD)
+            )
+        )
+
+
+def _create_database(name: str, template: str | None = None) -> None:
+    """A database owned by the app role, so its migrations create tables it owns."""
+    _ensure_app_role()
+    statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+        sql.Identifier(name), sql.Identifier(APP_ROLE)
+    )
+    if template is not None:
+        statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+    _admin_execute(statement)
+
+
 def _engine_url(name: str) -> str:
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    """The URL qplane uses for database *name*: the app role, never the admin."""
+    admin = make_url(POSTGRES_ADMIN_URL)
+    url = admin.set(
+        drivername="postgresql+psycopg", username=APP_ROLE, password=_APP_PASSWORD, database=name
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def admin_url(engine_url: str) -> str:
+    """The same database reached as the superuser (tests that tamper behind qplane's back)."""
+    admin = make_url(POSTGRES_ADMIN_URL)
+    return admin.set(database=make_url(engine_url).database).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +130,7 @@ def _postgres_template() -> Iterator[str]:
     """
     _require_postgres()
     name = f"qplane_tpl_{secrets.token_hex(6)}"
-    _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    _create_database(name)
     template = Database(_engine_url(name))
     template.upgrade()
     template.dispose()
@@ -110,14 +151,9 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     _require_postgres()
     name = f"qplane_t_{secrets.token_hex(6)}"
     if request.node.get_closest_marker("empty_database") is not None:
-        _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        _create_database(name)
     else:
-        template: str = request.getfixturevalue("_postgres_template")
-        _admin_execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
+        _create_database(name, template=request.getfixturevalue("_postgres_template"))
     try:
         yield _engine_url(name)
     finally:

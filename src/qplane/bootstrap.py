@@ -7,6 +7,7 @@ handed what it built; nothing fetches a collaborator from a global.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from qplane.audit.service import AuditService
@@ -47,6 +48,8 @@ INTERNAL_TOKEN_PATH = "/internal/v1/token"
 DEVICE_VERIFICATION_PATH = "/device"
 #: MFA tokens (password proven, second factor pending) are valid only for this audience.
 MFA_AUDIENCE_SUFFIX = "#mfa"
+
+_log = logging.getLogger("qplane.bootstrap")
 
 
 @dataclass
@@ -99,6 +102,12 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     database = Database(settings.effective_database_url)
     if upgrade:
         database.upgrade()
+    if database.row_security_bypassed():
+        _log.warning(
+            "the database role bypasses row-level security (superuser or BYPASSRLS): "
+            "PostgreSQL will not fence tenants apart behind qplane's own checks; "
+            "connect as an ordinary role that owns the schema"
+        )
     keyring = LocalKeyring.from_settings(settings)
     catalogue = default_catalogue()
     signing = SigningKeys.load_or_create(settings.key_dir)

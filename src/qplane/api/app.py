@@ -32,6 +32,7 @@ from qplane.api.routes import (
 )
 from qplane.bootstrap import Platform
 from qplane.broker.auditing import audit as record_audit
+from qplane.domain import tenant_scope
 from qplane.domain.audit import Outcome
 from qplane.domain.errors import Forbidden, QplaneError, Unauthenticated
 from qplane.identity.device import OAuthError
@@ -103,7 +104,7 @@ def create_app(platform: Platform, *, run_sweeper: bool = True) -> FastAPI:
                 {"limit": limit},
             )
         else:
-            with tracing() as decided:
+            with tracing() as decided, tenant_scope.request_scope():
                 response = await call_next(request)
             response = _unless_undecided(request, response, decided)
         response.headers[_REQUEST_ID_HEADER] = request.state.request_id

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qplane.bootstrap import Platform
 from qplane.broker.workers import WORKER_AUDIENCE
+from qplane.domain import tenant_scope
 from qplane.domain.errors import Unauthenticated
 from qplane.domain.workers import WorkerRecord
 from qplane.identity.dpop import DPoPContext, InvalidDPoP
@@ -68,6 +69,9 @@ def current_actor(request: Request, _: Credentials, qp: PlatformDep) -> Actor:
         dpop=context,
     )
     request.state.actor = actor
+    if actor.tenant_id is not None and not actor.is_operator:
+        # From here on the database itself keeps this request inside its tenant.
+        tenant_scope.bind(actor.tenant_id)
     return actor
 
 

@@ -56,7 +56,7 @@ class TenancyService:
         self, uow: UnitOfWork, actor: Actor, action: Action, tenant_id: str
     ) -> TenantFacts:
         """Authorise *action* on the tenant; another tenant reads as "tenant not found"."""
-        tenant = facts.tenant(uow, tenant_id)
+        tenant = self._authz.tenant_named(uow, actor, tenant_id)
         self._authz.authorize(uow, actor, action, tenant, missing="tenant not found")
         return tenant
 

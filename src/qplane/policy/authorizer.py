@@ -119,10 +119,23 @@ class Authorizer:
         if target is None:  # an operator acting on no tenant: the platform is the object
             return self.on(actor, action, PLATFORM)
         with self._uow() as uow:
-            tenant = tenant_facts(uow.tenants.get(target))
+            tenant = self.tenant_named(uow, actor, target)
             decision = self.authorize(uow, actor, action, tenant, missing="tenant not found")
             uow.commit()  # keeps the audit entry of an allowed privileged action
         return decision
+
+    @staticmethod
+    def tenant_named(uow: UnitOfWork, actor: Actor, target: str) -> TenantFacts:
+        """The tenant a request names, as the decision sees it.
+
+        A tenant principal naming another tenant is not given that tenant's
+        record: the database hides it from the caller's confined transaction
+        anyway, and the cross-tenant baseline refuses on the id alone, whatever
+        the record says, so the probe is decided and audited like any other.
+        """
+        if actor.tenant_id is not None and target != actor.tenant_id:
+            return TenantFacts(target, target)
+        return tenant_facts(uow.tenants.get(target))
 
     def on(
         self, actor: Actor, action: Action, resource: ResourceLike, *, missing: str | None = None

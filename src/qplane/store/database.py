@@ -15,9 +15,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from qplane.domain import tenant_scope
 from qplane.domain.ports import UnitOfWork
 from qplane.store.engine import build_engine
 from qplane.store.unit_of_work import SqlUnitOfWork
@@ -41,6 +42,8 @@ class Database:
         # expire_on_commit=False: rows are converted to domain objects before
         # they leave a repository, so reloading them after commit is wasted work.
         self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
+        if self.dialect == "postgresql":
+            event.listen(self._sessions, "after_begin", _confine_transaction)
 
     @property
     def engine(self) -> Engine:
@@ -86,8 +89,49 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self._engine.url.render_as_string(hide_password=True)!r})"
 
+    def row_security_bypassed(self) -> bool:
+        """Whether the connecting role ignores row-level security (superuser or BYPASSRLS).
+
+        Always False on SQLite, which has no roles. A deployment connecting
+        as such a role loses the database's tenant fence; start-up warns.
+        """
+        if self.dialect != "postgresql":
+            return False
+        with self._engine.connect() as connection:
+            bypassed = connection.execute(
+                text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            ).scalar_one()
+        return bool(bypassed)
+
     def _new_session(self) -> Session:
-        return self._sessions()
+        """A session confined to the tenant the caller's work is bound to (see `tenant_scope`)."""
+        session = self._sessions()
+        tenant_id = tenant_scope.current()
+        if tenant_id is not None:
+            session.info[TENANT_SETTING] = tenant_id
+        return session
+
+
+#: The per-transaction setting the row-level-security policies of migration 0011 read.
+TENANT_SETTING: Final = "qplane.tenant_id"
+
+
+def _confine_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Tell PostgreSQL which tenant this transaction is confined to, if any.
+
+    Runs at the start of every transaction, not once per session: the setting
+    is transaction-local (``set_config(…, true)``), so it can never leak into
+    the next user of a pooled connection, and a unit of work that commits and
+    carries on is confined again.
+    """
+    tenant_id = session.info.get(TENANT_SETTING)
+    if tenant_id is not None:
+        connection.execute(
+            text("SELECT set_config(:name, :tenant, true)"),
+            {"name": TENANT_SETTING, "tenant": tenant_id},
+        )
 
 
 def _alembic_config() -> Config:

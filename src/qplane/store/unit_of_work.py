@@ -181,6 +181,11 @@ class SqlUnitOfWork:
         """
         self._active().commit()
 
+    @property
+    def session(self) -> Session:
+        """The SQLAlchemy session, for store diagnostics and tests (services use repositories)."""
+        return self._active()
+
     def _active(self) -> Session:
         if self._session is None:
             raise RuntimeError("use the unit of work in a 'with' block")
