@@ -15,7 +15,7 @@ from tests.api.test_jobs_api import run_leased_job, submit
 MARKER = "QPLANE-PLAINTEXT-MARKER-7f3a9c"
 
 
-def _copy_artifact(
+def copy_artifact(
     platform: Platform, kind: str, source_job: str, target_job: str, target_kind: str | None = None
 ) -> None:
     with platform.database.engine.begin() as conn:
@@ -53,7 +53,7 @@ def test_a_result_copied_onto_another_tenants_job_fails_to_decrypt(
     run_leased_job(client, platform, worker)
     b_job = submit(client, globex, seed=2).json()["id"]
     run_leased_job(client, platform, worker)
-    _copy_artifact(platform, "result", a_job, b_job)
+    copy_artifact(platform, "result", a_job, b_job)
     response = client.get(f"/v1/jobs/{b_job}/result", headers=globex.headers)
     assert response.status_code == 500
     assert response.json()["type"].endswith("/integrity-error")
@@ -67,7 +67,7 @@ def test_a_result_copied_onto_another_job_of_the_same_tenant_fails(
     run_leased_job(client, platform, worker)
     second = submit(client, acme, seed=2).json()["id"]
     run_leased_job(client, platform, worker)
-    _copy_artifact(platform, "result", first, second)
+    copy_artifact(platform, "result", first, second)
     response = client.get(f"/v1/jobs/{second}/result", headers=acme.headers)
     assert response.json()["type"].endswith("/integrity-error")
 
@@ -77,7 +77,7 @@ def test_a_circuit_presented_as_a_result_fails(
 ) -> None:
     job = submit(client, acme).json()["id"]
     run_leased_job(client, platform, worker)
-    _copy_artifact(platform, "circuit", job, job, target_kind="result")
+    copy_artifact(platform, "circuit", job, job, target_kind="result")
     response = client.get(f"/v1/jobs/{job}/result", headers=acme.headers)
     assert response.json()["type"].endswith("/integrity-error")
 

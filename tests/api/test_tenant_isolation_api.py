@@ -36,6 +36,8 @@ def test_other_tenant_ids_answer_exactly_like_missing_ones(
     probes = [
         ("GET", "/v1/jobs/{job}"),
         ("GET", "/v1/jobs/{job}/result"),
+        ("GET", "/v1/jobs/{job}/circuit"),
+        ("GET", "/v1/jobs/{job}/log"),
         ("POST", "/v1/jobs/{job}/cancel"),
         ("GET", "/v1/projects/{project}/jobs"),
         ("GET", "/v1/tenants/{tenant}/projects"),

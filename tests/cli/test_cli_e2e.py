@@ -172,6 +172,30 @@ def test_jobs_job_and_result_describe_the_same_job(
     assert "execution time" in shown
 
 
+def test_circuit_and_log_show_the_jobs_other_artifacts(
+    acme: TenantSession, worker: str, circuits: Path
+) -> None:
+    submitted = acme.admin.ok(
+        "submit", str(circuits / "bell.qasm"), "--backend", "aer_statevector", "--shots", "64",
+        "--project", acme.project_id, "--seed", "5", "--wait", "--timeout", "120",
+    )  # fmt: skip
+    job_id = first_id(submitted.stdout, "job")
+
+    source = acme.admin.ok("circuit", job_id).stdout
+    log = acme.admin.ok("log", job_id).stdout
+
+    assert source.split() == (circuits / "bell.qasm").read_text().split()
+    events = [line.split()[1] for line in log.splitlines()]
+    assert events[0] == "leased"
+    assert events[1] == "started"
+    assert events[-1] == "completed"
+    assert "backend=aer_statevector" in log
+    assert "shots=64" in log
+    # The log tells what happened, never what the circuit or the result were.
+    assert "OPENQASM" not in log
+    assert "counts" not in log
+
+
 def test_jobs_all_pages_through_everything(acme: TenantSession, circuits: Path) -> None:
     for _ in range(3):
         acme.admin.ok(

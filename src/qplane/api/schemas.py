@@ -8,7 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from qplane.domain.backends import BackendInfo
-from qplane.domain.jobs import Classification, Job, JobState, SourceFormat
+from qplane.domain.jobs import (
+    MAX_EXECUTION_LOG_BYTES,
+    Classification,
+    Job,
+    JobState,
+    SourceFormat,
+)
 from qplane.domain.tenancy import GroupMember, Principal, Project, ProjectMember, Tenant
 
 
@@ -313,7 +319,18 @@ class HeartbeatOut(BaseModel):
 class ResultReport(Strict):
     result: str = Field(max_length=16 * 1024 * 1024, description="RunResult JSON")
     signature: str = Field(max_length=4096)
+    log: str | None = Field(
+        default=None, max_length=MAX_EXECUTION_LOG_BYTES, description="The execution log"
+    )
 
 
 class FailureReport(Strict):
     reason: str = Field(max_length=4000)
+    log: str | None = Field(
+        default=None, max_length=MAX_EXECUTION_LOG_BYTES, description="The execution log"
+    )
+
+
+class JobLogOut(BaseModel):
+    job_id: str
+    log: str

@@ -19,7 +19,7 @@ from typing import Final
 from qplane.backends.base import RunResult
 from qplane.backends.catalogue import BackendCatalogue
 from qplane.broker import authz_facts as facts
-from qplane.broker.jobs import CIRCUIT, RESULT, binding_for
+from qplane.broker.jobs import CIRCUIT, LOG, RESULT, binding_for
 from qplane.broker.lifecycle import move
 from qplane.broker.scheduler import pick_next
 from qplane.broker.signal import WorkSignal
@@ -27,8 +27,14 @@ from qplane.crypto.envelope import Envelope
 from qplane.crypto.keyring import KeyProvider
 from qplane.domain import ids
 from qplane.domain.clock import as_utc, utcnow
-from qplane.domain.errors import Conflict, NotFound, QplaneError, Unauthenticated
-from qplane.domain.jobs import ACTIVE, Job, JobState
+from qplane.domain.errors import (
+    Conflict,
+    NotFound,
+    QplaneError,
+    Unauthenticated,
+    ValidationFailed,
+)
+from qplane.domain.jobs import ACTIVE, MAX_EXECUTION_LOG_BYTES, Job, JobState
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.workers import JobLease, WorkerRecord
 from qplane.identity.workload import verify_result_signature
@@ -122,19 +128,25 @@ class DispatchService:
         return LeaseStatus(True, expires.isoformat())
 
     def complete(
-        self, worker: WorkerRecord, lease_id: str, result_json: bytes, signature: str
+        self,
+        worker: WorkerRecord,
+        lease_id: str,
+        result_json: bytes,
+        signature: str,
+        *,
+        log: str | None = None,
     ) -> Job:
-        """Accept a signed result: store it encrypted, verify it, finish the lease."""
+        """Accept a signed result (and the run's log): store them encrypted, verify, finish."""
         with self._uow() as uow:
             lease, job = self._held(uow, worker, lease_id)
             if job.state is not JobState.RUNNING:
                 raise Conflict(f"job is {job.state.value}, not running", state=job.state.value)
             verify_result_signature(signature, worker.public_jwk, job.id, lease.id, result_json)
             job = move(uow, job, JobState.SUCCEEDED, worker.id)
-            sealed = Envelope(self._keys, uow.tenant_keys).seal(
-                result_json, binding_for(job, RESULT)
-            )
+            envelope = Envelope(self._keys, uow.tenant_keys)
+            sealed = envelope.seal(result_json, binding_for(job, RESULT))
             uow.artifacts.put(job.tenant_id, job.id, RESULT, sealed)
+            _keep_log(uow, envelope, job, log)
             problem = _verification_problem(job, result_json)
             if problem is None:
                 job = move(uow, job, JobState.VERIFIED, worker.id, "result verified")
@@ -145,12 +157,15 @@ class DispatchService:
         self.signal.bump()
         return job
 
-    def fail(self, worker: WorkerRecord, lease_id: str, reason: str) -> Job:
+    def fail(
+        self, worker: WorkerRecord, lease_id: str, reason: str, *, log: str | None = None
+    ) -> Job:
         with self._uow() as uow:
             lease, job = self._held(uow, worker, lease_id)
             if job.state not in ACTIVE:
                 raise Conflict(f"job is {job.state.value}, not running", state=job.state.value)
             job = move(uow, job, JobState.FAILED, worker.id, _clean_reason(reason))
+            _keep_log(uow, Envelope(self._keys, uow.tenant_keys), job, log)
             uow.leases.delete(lease.id)
             uow.commit()
         self.signal.bump()
@@ -201,6 +216,20 @@ def _verification_problem(job: Job, result_json: bytes) -> str | None:
     ):
         return "result failed verification: malformed counts"
     return None
+
+
+def _keep_log(uow: UnitOfWork, envelope: Envelope, job: Job, log: str | None) -> None:
+    """Seal the worker's execution log as the job's ``log`` artifact (none sent: none kept)."""
+    if log is None:
+        return
+    data = log.encode()
+    if len(data) > MAX_EXECUTION_LOG_BYTES:
+        raise ValidationFailed(
+            f"an execution log may be at most {MAX_EXECUTION_LOG_BYTES} bytes",
+            field="log",
+            limit=MAX_EXECUTION_LOG_BYTES,
+        )
+    uow.artifacts.put(job.tenant_id, job.id, LOG, envelope.seal(data, binding_for(job, LOG)))
 
 
 def _clean_reason(reason: str) -> str:

@@ -37,6 +37,7 @@ from qplane.policy.facts import ArtifactKind
 
 CIRCUIT: Final = "circuit"
 RESULT: Final = "result"
+LOG: Final = "log"
 _TAG: Final = re.compile(r"^[A-Za-z0-9_.:=-]{1,64}$")
 _MAX_TAGS: Final = 16
 _HAS_RESULT: Final = frozenset({JobState.SUCCEEDED, JobState.VERIFIED})
@@ -188,6 +189,25 @@ class JobService:
                 raise Conflict("a rejected job keeps no circuit", state=job.state.value)
             sealed = uow.artifacts.get(job.tenant_id, job.id, CIRCUIT)
             plaintext = self._envelope(uow).open(sealed, _binding(job, CIRCUIT))
+        return job, plaintext.decode()
+
+    def log(self, actor: Actor, job_id: str) -> tuple[Job, str]:
+        """Decrypt a job's execution log: a third artifact, authorised apart from the other two.
+
+        The log says what happened during the run (lease, timings, failure
+        reason) so that operators' and consultants' access can be granted
+        without the circuit or the result.
+        """
+        with self._uow() as uow:
+            job = uow.jobs.get(_tenant_of(actor), job_id)
+            self._decide(uow, actor, Action.ARTIFACT_READ, job, ArtifactKind.LOG)
+            try:
+                sealed = uow.artifacts.get(job.tenant_id, job.id, LOG)
+            except NotFound:
+                raise Conflict(
+                    f"job has no execution log: it is {job.state.value}", state=job.state.value
+                ) from None
+            plaintext = self._envelope(uow).open(sealed, _binding(job, LOG))
         return job, plaintext.decode()
 
     def _decide(

@@ -134,6 +134,28 @@ def result(
         console().print(render.result_view(body, top))
 
 
+@one_line_errors
+def circuit(job_id: str, url: UrlOption = None) -> None:
+    """A job's circuit source, exactly as submitted (needs read access to circuit artifacts)."""
+    with open_client(url) as client:
+        body = client.circuit(job_id)
+    _print_lines(str(body["source"]))
+
+
+@one_line_errors
+def log(job_id: str, url: UrlOption = None) -> None:
+    """A job's execution log: lease, start, heartbeats, completion or failure, with times."""
+    with open_client(url) as client:
+        text = client.log(job_id)
+    _print_lines(text)
+
+
+def _print_lines(text: str) -> None:
+    """Print text from the API line by line, each made safe for the terminal (`render.literal`)."""
+    for line in text.splitlines():
+        console().print(render.literal(line), soft_wrap=True, highlight=False)
+
+
 def _wait_and_show(client: QplaneClient, job_id: str, timeout: float, top: int) -> None:
     """Follow the job with a spinner naming its state; show the result, or fail in one line
     (exit 4) when it ends other than verified. Ctrl-C stops waiting, not the job."""
@@ -158,3 +180,5 @@ def register(app: typer.Typer) -> None:
     app.command("job")(job)
     app.command("cancel")(cancel)
     app.command("result")(result)
+    app.command("circuit")(circuit)
+    app.command("log")(log)

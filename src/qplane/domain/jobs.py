@@ -56,6 +56,8 @@ CANCELLABLE: Final = frozenset(
 )
 #: States that hold one of the tenant's running slots.
 ACTIVE: Final = frozenset({S.SCHEDULED, S.RUNNING})
+#: The largest execution log a worker may report for one job (bytes of UTF-8).
+MAX_EXECUTION_LOG_BYTES: Final = 64 * 1024
 
 
 class SourceFormat(StrEnum):

@@ -365,6 +365,14 @@ class QplaneClient:
     def result(self, job_id: str) -> JSON:
         return self._request("GET", f"/v1/jobs/{job_id}/result")
 
+    def circuit(self, job_id: str) -> JSON:
+        """The job's circuit source (``format``, ``source``): an artifact authorised on its own."""
+        return self._request("GET", f"/v1/jobs/{job_id}/circuit")
+
+    def log(self, job_id: str) -> str:
+        """The job's execution log as text: an artifact authorised on its own."""
+        return str(self._request("GET", f"/v1/jobs/{job_id}/log")["log"])
+
     def wait(
         self,
         job_id: str,

@@ -22,6 +22,7 @@ from qplane.backends.base import RunResult
 from qplane.domain.errors import QplaneError
 from qplane.domain.jobs import SourceFormat
 from qplane.identity.workload import WorkerKey, make_client_assertion, sign_result
+from qplane.worker.execution_log import ExecutionLog, Scalar
 from qplane.worker.sandbox import Sandbox, SandboxError, SandboxRequest
 
 _log = logging.getLogger("qplane.worker")
@@ -126,6 +127,16 @@ class WorkerAgent:
 
     def _execute(self, lease: dict[str, Any]) -> None:
         lease_id = str(lease["lease_id"])
+        log = ExecutionLog()
+        log.note(
+            "leased",
+            worker=self._config.worker_id,
+            lease=lease_id,
+            backend=str(lease["backend"]),
+            shots=int(lease["shots"]),
+            seed=int(lease["seed"]),
+            format=str(lease["format"]),
+        )
         self._post(f"/internal/v1/leases/{lease_id}/start", None)
         sandbox = self._sandbox()
         sandbox.start(
@@ -137,19 +148,34 @@ class WorkerAgent:
                 seed=int(lease["seed"]),
             )
         )
+        log.note(
+            "started",
+            cpu_limit_s=self._config.cpu_seconds,
+            memory_limit_mb=self._config.memory_mb,
+        )
         try:
-            result = self._supervise(sandbox, lease_id)
+            result = self._supervise(sandbox, lease_id, log)
         except SandboxError as exc:
-            self._post(f"/internal/v1/leases/{lease_id}/failure", {"reason": exc.detail})
+            log.note("failed", reason=exc.reason, detail=exc.detail)
+            self._post(
+                f"/internal/v1/leases/{lease_id}/failure", {"reason": exc.detail, "log": log.text()}
+            )
             return
         except LeaseLost:
             sandbox.kill()
             return
         if result is None:  # cancelled: the control plane already knows
             return
-        self._report(lease, result)
+        log.note(
+            "completed",
+            execution_time_s=round(result.execution_time_s, 6),
+            outcomes=len(result.counts),
+            transpiled_depth=_scalar(result.metadata.get("transpiled_depth")),
+            method=_scalar(result.metadata.get("method")),
+        )
+        self._report(lease, result, log)
 
-    def _supervise(self, sandbox: Sandbox, lease_id: str) -> RunResult | None:
+    def _supervise(self, sandbox: Sandbox, lease_id: str, log: ExecutionLog) -> RunResult | None:
         """Wait for the sandbox, heartbeating; stop it if the job is cancelled."""
         deadline = time.monotonic() + self._config.wall_timeout_s
         while True:
@@ -164,19 +190,20 @@ class WorkerAgent:
             if not self._heartbeat(lease_id):
                 sandbox.kill()
                 return None
+            log.note("heartbeat")
 
     def _heartbeat(self, lease_id: str) -> bool:
         response = self._post(f"/internal/v1/leases/{lease_id}/heartbeat", None)
         return bool(response.json()["keep_running"])
 
-    def _report(self, lease: dict[str, Any], result: RunResult) -> None:
+    def _report(self, lease: dict[str, Any], result: RunResult, log: ExecutionLog) -> None:
         payload = result.to_json()
         signature = sign_result(
             self._key, str(lease["job_id"]), str(lease["lease_id"]), payload.encode()
         )
         self._post(
             f"/internal/v1/leases/{lease['lease_id']}/result",
-            {"result": payload, "signature": signature},
+            {"result": payload, "signature": signature, "log": log.text()},
         )
 
     # -- transport --------------------------------------------------------
@@ -205,3 +232,7 @@ class WorkerAgent:
         response.raise_for_status()
         body = response.json()
         return str(body["access_token"]), float(body["expires_in"])
+
+
+def _scalar(value: object) -> Scalar:
+    return value if isinstance(value, str | int | float | bool) else None

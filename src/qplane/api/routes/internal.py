@@ -94,9 +94,9 @@ def heartbeat(lease_id: str, worker: WorkerDep, qp: PlatformDep) -> HeartbeatOut
 
 @router.post("/internal/v1/leases/{lease_id}/result", status_code=status.HTTP_204_NO_CONTENT)
 def report_result(lease_id: str, body: ResultReport, worker: WorkerDep, qp: PlatformDep) -> None:
-    qp.dispatch.complete(worker, lease_id, body.result.encode(), body.signature)
+    qp.dispatch.complete(worker, lease_id, body.result.encode(), body.signature, log=body.log)
 
 
 @router.post("/internal/v1/leases/{lease_id}/failure", status_code=status.HTTP_204_NO_CONTENT)
 def report_failure(lease_id: str, body: FailureReport, worker: WorkerDep, qp: PlatformDep) -> None:
-    qp.dispatch.fail(worker, lease_id, body.reason)
+    qp.dispatch.fail(worker, lease_id, body.reason, log=body.log)

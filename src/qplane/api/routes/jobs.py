@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from qplane.api.deps import ActorDep, PlatformDep
-from qplane.api.schemas import BackendOut, JobOut, JobPage, JobSubmit, ResultOut
+from qplane.api.schemas import BackendOut, JobLogOut, JobOut, JobPage, JobSubmit, ResultOut
 from qplane.broker.jobs import SubmitRequest
 from qplane.domain.jobs import JobState, SourceFormat
 from qplane.policy.actions import Action
@@ -86,3 +86,10 @@ def get_circuit(job_id: str, actor: ActorDep, qp: PlatformDep) -> CircuitOut:
     """The job's circuit source: authorised on its own, apart from the job and its result."""
     job, source = qp.jobs.circuit(actor, job_id)
     return CircuitOut(job_id=job.id, format=job.source_format, source=source)
+
+
+@router.get("/jobs/{job_id}/log", tags=["jobs"])
+def get_log(job_id: str, actor: ActorDep, qp: PlatformDep) -> JobLogOut:
+    """The job's execution log: authorised on its own, apart from its circuit and result."""
+    job, text = qp.jobs.log(actor, job_id)
+    return JobLogOut(job_id=job.id, log=text)
