@@ -8,6 +8,7 @@ are built once by the composition root and passed in.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,10 +22,41 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("qplane-data"))
     database_url: str | None = None
     root_key: SecretStr | None = None
+    #: Key rings are per environment: a staging deployment sharing the key provider
+    #: with production still seals under keys of its own.
+    key_environment: str = "default"
+    #: Where new key rings keep their KEKs: ``local`` (wrapped under the root key) or
+    #: ``pkcs11`` (non-extractable keys in an HSM token). Existing rings keep their provider.
+    key_provider: Literal["local", "pkcs11"] = "local"
+    #: The platform HSM: its PKCS#11 module, the token's label, and the user PIN (given
+    #: directly or as a file readable only by the service).
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str = "qplane"
+    pkcs11_pin: SecretStr | None = None
+    pkcs11_pin_file: Path | None = None
+    #: PKCS#11 modules a tenant's customer-managed key may name (loading one runs its code
+    #: in the server). Empty: customer-managed keys are off. For a trial with SoftHSM list
+    #: only its module, e.g. '["/usr/lib/softhsm/libsofthsm2.so"]'.
+    pkcs11_allowed_modules: list[Path] = Field(default_factory=list)
+    #: Customer PINs, one file per tenant and name: ``<dir>/<tenant id>/<pin_file>``
+    #: (default ``<data_dir>/keys/customer-pins``); rings name the file, never the PIN.
+    pkcs11_customer_pin_dir: Path | None = None
+    #: After a token rejects a PIN, wait this long before trying it again (tokens lock a
+    #: PIN after a few wrong tries).
+    pkcs11_login_retry_s: float = 30.0
 
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None
+    #: Serve HTTPS with certificates from a local CA in ``<data_dir>/tls`` (`qplane up --tls`),
+    #: and put the internal (worker) API on a listener of its own that requires a client
+    #: certificate from that CA (mutual TLS). Off: plain HTTP, one listener.
+    tls: bool = False
+    #: With tls: the internal listener's port (0: any free port; embedded workers are told).
+    internal_port: int = 0
+    #: With tls: more names or addresses for the server certificate (besides localhost,
+    #: 127.0.0.1, ::1, the host and the public URL's host), e.g. '["qplane.lan"]'.
+    tls_server_names: list[str] = Field(default_factory=list)
 
     token_ttl_s: int = 600
     token_audience: str = "qplane-api"
@@ -78,6 +110,11 @@ class Settings(BaseSettings):
         return self.data_dir / "keys"
 
     @property
+    def tls_dir(self) -> Path:
+        """The local CA and the certificates it issued (see `qplane.crypto.local_ca`)."""
+        return self.data_dir / "tls"
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -85,4 +122,5 @@ class Settings(BaseSettings):
 
     @property
     def issuer(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.tls else "http"
+        return (self.public_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")

@@ -19,7 +19,14 @@ from rich.text import Text
 from qplane.cli import credentials, job_commands, login_flows, render
 from qplane.cli.errors import fail, one_line_errors
 from qplane.cli.server_commands import audit_app, worker_app
-from qplane.cli.session import UrlOption, console, credentials_file, open_client, tenant_of
+from qplane.cli.session import (
+    CaFileOption,
+    UrlOption,
+    console,
+    credentials_file,
+    open_client,
+    tenant_of,
+)
 from qplane.domain.audit import Outcome
 from qplane.sdk.client import QplaneClient
 
@@ -83,6 +90,7 @@ def login(
     insecure_http: Annotated[
         bool, typer.Option("--insecure-http", help="Allow plain http to a non-loopback host.")
     ] = False,
+    ca_file: CaFileOption = None,
 ) -> None:
     """Log in and store the session (0600) for later commands; prints who you are.
 
@@ -93,6 +101,7 @@ def login(
     (--password-stdin: next line).
     """
     url = credentials.check_login_url(url, allow_insecure_http=insecure_http)
+    ca = credentials.check_ca_file(ca_file) if ca_file is not None else None
     if sso is not None and (email is not None or password_stdin):
         raise ValueError("--sso signs in in a browser: drop --email and --password-stdin")
     if provider is not None and sso is None:
@@ -105,17 +114,17 @@ def login(
             if sso is None
             else login_flows.sso_device_code(sso, provider)
         )
-        with QplaneClient(url) as client:
+        with QplaneClient(url, ca_file=ca) as client:
             body = login_flows.device_login(client, shown)
             me = client.whoami()
     else:
         password = read_password(password_stdin)
-        with QplaneClient(url) as client:
+        with QplaneClient(url, ca_file=ca) as client:
             body = login_flows.password_login(
                 client, email, password, lambda: login_flows.read_code(password_stdin)
             )
             me = client.whoami()
-    login_flows.store_session(url, body)
+    login_flows.store_session(url, body, ca)
     who = str(email or me.get("id"))
     console().print(Text.assemble("logged in to ", url, " as ", (who, "bold")))
     console().print(_identity(me))

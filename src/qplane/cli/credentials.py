@@ -14,7 +14,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
@@ -33,11 +33,16 @@ class CredentialsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """A control-plane URL and the tokens issued by it. ``repr`` hides the tokens."""
+    """A control-plane URL and the tokens issued by it. ``repr`` hides the tokens.
+
+    *ca_file* is the CA bundle the server's certificate is verified with
+    (``qplane login --ca-file``), when not the usual one.
+    """
 
     url: str
     token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
@@ -65,6 +70,8 @@ def save(path: Path, credentials: Credentials) -> None:
     fields = {"url": credentials.url, "token": credentials.token}
     if credentials.refresh_token:
         fields["refresh_token"] = credentials.refresh_token
+    if credentials.ca_file:
+        fields["ca_file"] = credentials.ca_file
     body = json.dumps(fields, indent=2)
     fd, tmp_name = tempfile.mkstemp(prefix=".credentials-", dir=path.parent)  # mode 0600
     try:
@@ -103,11 +110,12 @@ def load(path: Path) -> Credentials:
         isinstance(data.get(key), str) and data[key] for key in ("url", "token")
     ):
         raise CredentialsError(f"{path} lacks url or token; run `qplane login` again")
-    refresh = data.get("refresh_token")
+    refresh, ca_file = data.get("refresh_token"), data.get("ca_file")
     return Credentials(
         url=str(data["url"]),
         token=str(data["token"]),
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        ca_file=ca_file if isinstance(ca_file, str) and ca_file else None,
     )
 
 
@@ -139,21 +147,40 @@ def check_login_url(url: str, *, allow_insecure_http: bool = False) -> str:
     return url.rstrip("/")
 
 
+def check_ca_file(path: Path) -> str:
+    """*path* made absolute (later commands run from anywhere), if it holds a certificate.
+
+    Raises `CredentialsError` when it is missing or holds no PEM certificate.
+    """
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise CredentialsError(f"cannot read the CA file {path}: {exc.strerror}") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise CredentialsError(f"{path} holds no PEM certificate (use the CA's .pem file)")
+    return str(path.resolve())
+
+
 def resolve(path: Path, url_override: str | None, env: Mapping[str, str]) -> Credentials:
     """The session a command uses: the stored one, with environment/flag overrides.
 
     ``QPLANE_TOKEN`` (automation) replaces the stored token. A stored token is
     only ever sent to the URL it was issued by: overriding the URL without
     also supplying ``QPLANE_TOKEN`` is refused rather than leaking the token
-    to another server.
+    to another server. ``QPLANE_CA_FILE`` replaces the stored CA bundle.
     """
     env_token = env.get("QPLANE_TOKEN")
+    env_ca_file = env.get("QPLANE_CA_FILE") or None
     url = url_override.rstrip("/") if url_override else None
     if env_token:
+        ca_file = env_ca_file
         if url is None:
-            url = load(path).url
-        return Credentials(url=url, token=env_token)
+            stored = load(path)
+            url, ca_file = stored.url, ca_file or stored.ca_file
+        return Credentials(url=url, token=env_token, ca_file=ca_file)
     stored = load(path)
+    if env_ca_file:
+        stored = replace(stored, ca_file=env_ca_file)
     if url is not None and url != stored.url.rstrip("/"):
         raise CredentialsError(
             f"the stored token was issued by {stored.url}, not {url}: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ssl
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -40,8 +41,25 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
         except QplaneError as exc:
             raise fail(exc.detail, 2) from None
         except httpx.HTTPError as exc:
+            untrusted = _certificate_problem(exc)
+            if untrusted is not None:
+                raise fail(
+                    f"the control plane's TLS certificate is not trusted ({untrusted}): "
+                    "pass --ca-file with its CA certificate (or set QPLANE_CA_FILE)",
+                    3,
+                ) from None
             raise fail(f"cannot reach the control plane ({type(exc).__name__})", 3) from None
         except (OSError, ValueError) as exc:
             raise fail(str(exc), 1) from None
 
     return wrapper
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's certificate failed verification, if that is what *exc* comes from."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or "verification failed")
+        seen = seen.__cause__ or seen.__context__
+    return None

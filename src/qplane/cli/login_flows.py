@@ -159,7 +159,8 @@ def sso_device_code(tenant: str, provider: str | None) -> Callable[[JSON], None]
     return show
 
 
-def store_session(url: str, body: JSON) -> None:
+def store_session(url: str, body: JSON, ca_file: str | None = None) -> None:
+    """Keep the tokens in *body* for *url*, and the CA bundle its certificate is verified with."""
     refresh = body.get("refresh_token")
     credentials.save(
         credentials_file(),
@@ -167,6 +168,7 @@ def store_session(url: str, body: JSON) -> None:
             url=url,
             token=str(body["access_token"]),
             refresh_token=str(refresh) if refresh else None,
+            ca_file=ca_file,
         ),
     )
 
@@ -187,7 +189,7 @@ def prompt_step_up(client: QplaneClient, error: QplaneAPIError) -> bool:
         return False
     body = client.step_up(**second_factor(code))
     if not os.environ.get("QPLANE_TOKEN"):
-        store_session(client.base_url, body)
+        store_session(client.base_url, body, client.ca_file)
     return True
 
 
@@ -207,7 +209,7 @@ def mfa_enrol(
         console().print(Text("  uri:    " + str(enrolment["otpauth_uri"])))
         body = client.confirm_totp(read_code(code_stdin))
         if not os.environ.get("QPLANE_TOKEN"):
-            store_session(client.base_url, body)
+            store_session(client.base_url, body, client.ca_file)
     console().print("TOTP enabled. Recovery codes (each works once; store them offline):")
     for code in body["recovery_codes"]:
         console().print(Text("  " + str(code)))

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from qplane.audit.service import AuditService
 from qplane.cli.errors import fail, one_line_errors
 from qplane.config import Settings
+from qplane.crypto.keyfiles import read_secret_file
 from qplane.embedded import EmbeddedPlatform
 from qplane.identity.workload import WorkerKey
 from qplane.store.database import Database
@@ -42,6 +44,11 @@ def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
     return settings.model_copy(update=update) if update else settings
 
 
+def _plain(line: str) -> None:
+    """One line as is: no markup, and never wrapped (scripts read paths and URLs from it)."""
+    _console.print(Text(line), soft_wrap=True)
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,10 +65,23 @@ def up(
     operator_email: Annotated[str, typer.Option(help="Bootstrap operator login.")] = (
         _DEFAULT_OPERATOR
     ),
+    tls: Annotated[
+        bool | None,
+        typer.Option(
+            "--tls/--no-tls",
+            help="Serve HTTPS from a local CA in the data dir; workers use mutual TLS "
+            "(QPLANE_TLS).",
+            show_default=False,
+        ),
+    ] = None,
+    internal_port: Annotated[
+        int | None,
+        typer.Option(help="With --tls: the workers' mutual-TLS port (0: any free port)."),
+    ] = None,
 ) -> None:
     """Start the whole platform on this machine: API, scheduler and workers (SQLite by default)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    settings = _settings(data_dir, host=host, port=port)
+    settings = _settings(data_dir, host=host, port=port, tls=tls, internal_port=internal_port)
     embedded = EmbeddedPlatform(settings, workers=workers)
     embedded.start()
     try:
@@ -70,13 +90,18 @@ def up(
             f"[bold green]qplane is up[/] at {embedded.url}  (data: {settings.data_dir})"
         )
         _console.print(f"  OpenAPI: {embedded.url}/docs   workers: {workers}")
+        trust = ""
+        if embedded.ca_file is not None:
+            _plain(f"  TLS CA certificate (clients trust it): {embedded.ca_file}")
+            _plain(f"  workers' internal API (mutual TLS): {embedded.internal_url}")
+            trust = f" --ca-file {embedded.ca_file}"
         if password is not None:
             _console.print(
                 "\n[bold]A platform operator was created. Its password is shown once:[/]"
             )
             _console.print(f"  email:    {operator_email}\n  password: {password}")
-            _console.print(
-                f"  log in:   qplane login --url {embedded.url} --email {operator_email}\n"
+            _plain(f"  log in:   qplane login --url {embedded.url} --email {operator_email}{trust}")
+            _plain(
                 "  then:     qplane mfa enrol   (operator changes need a recent second factor)\n"
             )
         _console.print("Press Ctrl-C to stop.")
@@ -96,6 +121,23 @@ def worker(
     cpu_seconds: Annotated[int, typer.Option(min=1)] = 120,
     memory_mb: Annotated[int, typer.Option(min=64)] = 4096,
     heartbeat: Annotated[float, typer.Option(min=0.1)] = 5.0,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="QPLANE_CA_FILE", help="Trust only this CA for the control plane's certificate."
+        ),
+    ] = None,
+    client_cert: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="QPLANE_WORKER_CLIENT_CERT",
+            help="PEM file with this worker's TLS key and client certificate (mutual TLS).",
+        ),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="The control plane's public URL, when --url is its internal listener."),
+    ] = None,
 ) -> None:
     """Lease and run jobs for a control plane, authenticating with this worker's own key."""
     if ctx.invoked_subcommand is not None:
@@ -103,6 +145,8 @@ def worker(
     if not (url and worker_id and key_file):
         raise fail("qplane worker needs --url, --worker-id and --key-file")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    if client_cert is not None:
+        read_secret_file(client_cert)  # holds a private key: refused if others can read it
     config = AgentConfig(
         control_plane_url=url,
         worker_id=worker_id,
@@ -110,6 +154,9 @@ def worker(
         heartbeat_s=heartbeat,
         cpu_seconds=cpu_seconds,
         memory_mb=memory_mb,
+        verify_tls=str(ca_file) if ca_file is not None else True,
+        client_cert=str(client_cert) if client_cert is not None else None,
+        public_url=public_url,
     )
     agent = WorkerAgent(config, WorkerKey.load_or_create(key_file))
     stop = threading.Event()

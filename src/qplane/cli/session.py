@@ -36,6 +36,16 @@ def console() -> Console:
     return Console(highlight=False, width=_PIPE_WIDTH)
 
 
+CaFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        envvar="QPLANE_CA_FILE",
+        help="Verify the server's certificate with this CA (e.g. `qplane up --tls`'s ca.pem); "
+        "stored with the session.",
+        show_default=False,
+    ),
+]
 UrlOption = Annotated[
     str | None,
     typer.Option(
@@ -54,7 +64,7 @@ def credentials_file() -> Path:
 def open_client(url: str | None) -> QplaneClient:
     """A client for the stored session (or QPLANE_TOKEN); raises `CredentialsError` if none."""
     session = credentials.resolve(credentials_file(), url, os.environ)
-    client = QplaneClient(session.url, session.token, dpop_key=_dpop_key())
+    client = QplaneClient(session.url, session.token, dpop_key=_dpop_key(), ca_file=session.ca_file)
     client.on_step_up = _step_up  # RFC 9470: ask for a second factor, then retry once
     return client
 

@@ -19,7 +19,14 @@ from rich.table import Table
 
 from qplane.cli import credentials
 from qplane.cli.errors import one_line_errors
-from qplane.cli.session import UrlOption, console, credentials_file, open_client, project_of
+from qplane.cli.session import (
+    CaFileOption,
+    UrlOption,
+    console,
+    credentials_file,
+    open_client,
+    project_of,
+)
 from qplane.sdk.client import JSON, QplaneClient
 from qplane.sdk.dpop import DPoPKey
 
@@ -122,15 +129,18 @@ def workload_login(
         str, typer.Option("--token-env", help="Environment variable holding the OIDC token.")
     ] = "QPLANE_OIDC_TOKEN",  # noqa: S107 - the name of a variable, not a secret
     dpop_key: DPoPKeyOption = None,
+    ca_file: CaFileOption = None,
 ) -> None:
     """Exchange the pipeline's OIDC token (RFC 8693) and store the session (0600)."""
     subject_token = os.environ.get(token_env, "").strip()
     if not subject_token:
         raise ValueError(f"${token_env} holds no OIDC token")
     key = DPoPKey.load_or_create(dpop_key) if dpop_key is not None else None
-    with QplaneClient(url, dpop_key=key) as client:
+    ca = credentials.check_ca_file(ca_file) if ca_file is not None else None
+    with QplaneClient(url, dpop_key=key, ca_file=ca) as client:
         token = client.exchange_token(subject_token, project)
-    credentials.save(credentials_file(), credentials.Credentials(url=url, token=token))
+    session = credentials.Credentials(url=url, token=token, ca_file=ca)
+    credentials.save(credentials_file(), session)
     bound = " (DPoP-bound)" if key is not None else ""
     console().print(f"workload token for {project} stored{bound}")
 

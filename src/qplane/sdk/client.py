@@ -2,10 +2,16 @@
 
 It speaks JSON over HTTPS (or loopback HTTP), turns every problem+json
 answer into a `QplaneAPIError`, and never logs or echoes the access token.
+
+Server certificates are always verified: against the usual CA bundle, or
+against a private CA (a `qplane up --tls` local CA) given as *ca_file* or
+in the ``QPLANE_CA_FILE`` environment variable.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -22,6 +28,8 @@ DEVICE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
 DEVICE_CLIENT_ID: Final = "qplane-cli"
 FINISHED: Final = frozenset({"verified", "failed", "rejected", "cancelled", "retired"})
 JSON = dict[str, Any]
+#: Environment variable naming a CA bundle to verify the server with (when none is given).
+CA_FILE_ENV: Final = "QPLANE_CA_FILE"
 
 
 class QplaneClient:
@@ -31,13 +39,22 @@ class QplaneClient:
         token: str | None = None,
         *,
         timeout: float = 30.0,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         transport: httpx.BaseTransport | None = None,
         dpop_key: DPoPKey | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         """With *dpop_key*, every request carries a DPoP proof (RFC 9449), and a
-        bound token (one with ``cnf.jkt``) is sent with the ``DPoP`` scheme."""
+        bound token (one with ``cnf.jkt``) is sent with the ``DPoP`` scheme.
+
+        TLS: *ca_file* (or a path as *verify*, or ``$QPLANE_CA_FILE`` when
+        neither is given) is the CA bundle the server's certificate must chain
+        to; else the usual bundle is used. ``verify=False`` turns checking off
+        and is for throwaway experiments only.
+        """
         self.base_url = base_url.rstrip("/")
+        #: The CA bundle this client verifies the server with, if not the default one.
+        self.ca_file = _ca_file(verify, ca_file)
         self._token = token
         self._dpop_key = dpop_key
         #: Called with (client, error) on an RFC 9470 step-up challenge; returning True
@@ -45,7 +62,10 @@ class QplaneClient:
         self.on_step_up: Callable[[QplaneClient, QplaneAPIError], bool] | None = None
         self._bound = dpop_key is not None and token is not None and token_is_bound(token)
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, verify=verify, transport=transport
+            base_url=self.base_url,
+            timeout=timeout,
+            verify=ssl.create_default_context(cafile=self.ca_file) if self.ca_file else verify,
+            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -271,6 +291,41 @@ class QplaneClient:
             payload["at"] = at
         return self._request("POST", f"/v1/tenants/{tenant_id}/policies/explain", payload)
 
+    # -- keys ---------------------------------------------------------------------
+    def key_rings(self, tenant_id: str) -> list[JSON]:
+        """The tenant's key rings and versions (never key material)."""
+        return self._request_list("GET", f"/v1/tenants/{tenant_id}/keys")
+
+    def create_project_key_ring(self, tenant_id: str, project_id: str) -> JSON:
+        return self._request("POST", f"/v1/tenants/{tenant_id}/keys/projects/{project_id}")
+
+    def rotate_keys(
+        self,
+        tenant_id: str,
+        project_id: str | None = None,
+        customer_key: JSON | None = None,
+    ) -> JSON:
+        payload: JSON = {"project_id": project_id, "customer_key": customer_key}
+        return self._request("POST", f"/v1/tenants/{tenant_id}/keys/rotate", payload)
+
+    def rewrap_keys(self, tenant_id: str, project_id: str | None = None, limit: int = 500) -> int:
+        payload: JSON = {"project_id": project_id, "limit": limit}
+        body = self._request("POST", f"/v1/tenants/{tenant_id}/keys/rewrap", payload)
+        return int(body["rewrapped"])
+
+    def retire_keys(
+        self, tenant_id: str, below_version: int, project_id: str | None = None
+    ) -> JSON:
+        payload: JSON = {"project_id": project_id, "below_version": below_version}
+        return self._request("POST", f"/v1/tenants/{tenant_id}/keys/retire", payload)
+
+    def request_key_shred(self, tenant_id: str, reason: str, project_id: str | None = None) -> JSON:
+        payload: JSON = {"project_id": project_id, "reason": reason}
+        return self._request("POST", f"/v1/tenants/{tenant_id}/keys/shred-requests", payload)
+
+    def approve_key_shred(self, request_id: str) -> JSON:
+        return self._request("POST", f"/v1/key-shred-requests/{request_id}/approve")
+
     def policy_versions(self, tenant_id: str) -> list[JSON]:
         """The tenant's policy versions, newest first (without their text)."""
         return self._request_list("GET", f"/v1/tenants/{tenant_id}/policies")
@@ -477,6 +532,22 @@ class QplaneClient:
         if not isinstance(body, list):
             raise QplaneAPIError(502, {"title": "Unexpected response", "detail": path})
         return body
+
+
+def _ca_file(
+    verify: bool | str | ssl.SSLContext, ca_file: str | os.PathLike[str] | None
+) -> str | None:
+    """The CA bundle to trust: *ca_file*, a path given as *verify*, else ``$QPLANE_CA_FILE``
+    (only while *verify* is the default True: an explicit choice wins)."""
+    if ca_file is not None:
+        if verify is not True:
+            raise ValueError("give either ca_file or verify, not both")
+        return os.fspath(ca_file)
+    if isinstance(verify, str):
+        return verify
+    if verify is True:
+        return os.environ.get(CA_FILE_ENV) or None
+    return None
 
 
 def _problem(response: httpx.Response) -> JSON:

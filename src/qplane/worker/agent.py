@@ -11,6 +11,7 @@ it kills the sandbox.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -41,7 +42,14 @@ class AgentConfig:
     cpu_seconds: int = 120
     memory_mb: int = 4096
     wall_timeout_s: float = 600.0
+    #: True: trust the usual CA bundle; a path: trust only that CA file (a local CA).
+    #: Never False: a worker always verifies the control plane it hands results to.
     verify_tls: bool | str = True
+    #: A PEM file with this worker's private key and client certificate (mutual TLS).
+    client_cert: str | None = None
+    #: The control plane's own URL (its issuer), when *control_plane_url* is another
+    #: listener (the internal mTLS one): the sign-in assertion is addressed to it.
+    public_url: str | None = None
 
 
 class LeaseLost(Exception):
@@ -53,7 +61,7 @@ class WorkerAgent:
         self._config = config
         self._key = key
         self._http = httpx.Client(
-            base_url=config.control_plane_url.rstrip("/"), timeout=30.0, verify=config.verify_tls
+            base_url=config.control_plane_url.rstrip("/"), timeout=30.0, verify=_tls(config)
         )
         self._token: str | None = None
         self._token_expiry = 0.0
@@ -224,7 +232,8 @@ class WorkerAgent:
         return {"Authorization": f"Bearer {self._token}"}
 
     def _exchange(self) -> tuple[str, float]:
-        audience = self._config.control_plane_url.rstrip("/") + _TOKEN_PATH
+        audience = (self._config.public_url or self._config.control_plane_url).rstrip("/")
+        audience += _TOKEN_PATH
         assertion = make_client_assertion(self._key, self._config.worker_id, audience)
         response = self._http.post(
             _TOKEN_PATH, json={"worker_id": self._config.worker_id, "assertion": assertion}
@@ -232,6 +241,19 @@ class WorkerAgent:
         response.raise_for_status()
         body = response.json()
         return str(body["access_token"]), float(body["expires_in"])
+
+
+def _tls(config: AgentConfig) -> ssl.SSLContext:
+    """Verify the server (against *verify_tls*'s CA file, if one) and present our certificate."""
+    if config.verify_tls is False:
+        raise ValueError("a worker must verify the control plane's TLS certificate")
+    if isinstance(config.verify_tls, str):
+        context = ssl.create_default_context(cafile=config.verify_tls)
+    else:
+        context = httpx.create_ssl_context()
+    if config.client_cert is not None:
+        context.load_cert_chain(config.client_cert)
+    return context
 
 
 def _scalar(value: object) -> Scalar:
