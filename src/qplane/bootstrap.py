@@ -15,13 +15,19 @@ from qplane.backends.catalogue import BackendCatalogue, default_catalogue
 from qplane.broker.dispatch import DispatchService
 from qplane.broker.explain import ExplainService
 from qplane.broker.jobs import JobService
+from qplane.broker.keys import KeyService
 from qplane.broker.policies import PolicyService
 from qplane.broker.signal import WorkSignal
 from qplane.broker.sweeper import Sweeper
 from qplane.broker.tenancy import TenancyService
 from qplane.broker.workers import WorkerRegistry
 from qplane.config import Settings
+from qplane.crypto.customer_keys import customer_managed_providers
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.crypto.keyring import LocalKeyring
+from qplane.crypto.pkcs11_provider import platform_hsm_providers
+from qplane.crypto.providers import KeyProviders
+from qplane.domain.keys import validate_environment
 from qplane.identity.api_keys import ApiKeyService
 from qplane.identity.authenticate import Authenticator
 from qplane.identity.browser_sessions import BrowserSessions
@@ -88,6 +94,8 @@ class Platform:
     authorizer: Authorizer
     #: Hypothetical decisions, explained, for security review.
     explain: ExplainService
+    keys: KeyService
+    key_hierarchy: KeyHierarchy
     policies: PolicyService
     #: The device verification page; wired by `build_platform` from the services above.
     device_pages: DeviceVerification = field(init=False)
@@ -108,7 +116,15 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             "PostgreSQL will not fence tenants apart behind qplane's own checks; "
             "connect as an ordinary role that owns the schema"
         )
-    keyring = LocalKeyring.from_settings(settings)
+    keyring = KeyHierarchy(
+        KeyProviders(
+            LocalKeyring.from_settings(settings),
+            default=settings.key_provider,
+            others=platform_hsm_providers(settings),
+            customer_managed=customer_managed_providers(settings),
+        ),
+        environment=validate_environment(settings.key_environment),
+    )
     catalogue = default_catalogue()
     signing = SigningKeys.load_or_create(settings.key_dir)
     work = WorkSignal()
@@ -222,6 +238,7 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             settings.retention_days,
             work,
             refresh_token_ttl_s=settings.refresh_token_ttl_s,
+            keys=keyring,
         ),
         audit=AuditService(database, authorizer=authorizer),
         browser_sessions=browser_sessions,
@@ -229,6 +246,8 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
         active_policies=active_policies,
         authorizer=authorizer,
         explain=ExplainService(database, authorizer, catalogue),
+        keys=KeyService(database, keyring, authorizer=authorizer),
+        key_hierarchy=keyring,
         policies=PolicyService(database, policy_engine, authorizer=authorizer),
     )
     platform.device_pages = _device_pages(platform)
@@ -252,7 +271,7 @@ def _device_pages(platform: Platform) -> DeviceVerification:
 def _oidc_login(
     settings: Settings,
     database: Database,
-    keyring: LocalKeyring,
+    keyring: KeyHierarchy,
     sessions: SessionService,
     browser_sessions: BrowserSessions,
 ) -> OidcLoginService:

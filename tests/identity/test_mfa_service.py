@@ -8,7 +8,9 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.crypto.keyring import LocalKeyring, load_or_create_root_key
+from qplane.crypto.providers import KeyProviders
 from qplane.domain import ids
 from qplane.domain.clock import utcnow
 from qplane.domain.errors import IntegrityError, QuotaExceeded, Unauthenticated
@@ -37,12 +39,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def keyring(tmp_path: Path) -> LocalKeyring:
-    return LocalKeyring(load_or_create_root_key(tmp_path / "root.key"))
+def keyring(tmp_path: Path) -> KeyHierarchy:
+    return KeyHierarchy(KeyProviders(LocalKeyring(load_or_create_root_key(tmp_path / "root.key"))))
 
 
 @pytest.fixture
-def mfa(database: Database, keyring: LocalKeyring, clock: Clock) -> MfaService:
+def mfa(database: Database, keyring: KeyHierarchy, clock: Clock) -> MfaService:
     issuer = TokenIssuer(
         SigningKeys.ephemeral(), "https://qplane.test", "qplane-api", 600, clock=clock
     )
@@ -51,7 +53,7 @@ def mfa(database: Database, keyring: LocalKeyring, clock: Clock) -> MfaService:
     )
 
 
-def _principal(database: Database, keyring: LocalKeyring, *, operator: bool = False) -> Principal:
+def _principal(database: Database, keyring: KeyHierarchy, *, operator: bool = False) -> Principal:
     tenant = (
         None
         if operator
@@ -67,7 +69,7 @@ def _principal(database: Database, keyring: LocalKeyring, *, operator: bool = Fa
     with database.unit_of_work() as uow:
         if tenant is not None:
             uow.tenants.add(tenant)
-            keyring.create_tenant_key(tenant.id, uow.tenant_keys)
+            keyring.create_ring(uow, tenant.id)
         uow.principals.add(principal, None)
         uow.commit()
     return principal
@@ -87,7 +89,7 @@ def _enrolled(mfa: MfaService, principal: Principal, clock: Clock) -> tuple[pyot
 
 
 @pytest.fixture
-def alice(database: Database, keyring: LocalKeyring) -> Principal:
+def alice(database: Database, keyring: KeyHierarchy) -> Principal:
     return _principal(database, keyring)
 
 
@@ -176,18 +178,18 @@ def test_no_second_factor_before_confirmation(mfa: MfaService, alice: Principal)
 
 
 def test_operator_secret_is_sealed_under_the_platform_key(
-    database: Database, keyring: LocalKeyring, mfa: MfaService, clock: Clock
+    database: Database, keyring: KeyHierarchy, mfa: MfaService, clock: Clock
 ) -> None:
     operator = _principal(database, keyring, operator=True)
     totp, _ = _enrolled(mfa, operator, clock)
     with database.unit_of_work() as uow:
-        assert uow.platform_keys.latest("platform") is not None
+        assert uow.key_rings.latest("platform/mfa") is not None
     clock.now += 30
     assert mfa.verify_second_factor(operator, totp=totp.at(clock.now)) == "otp"
 
 
 def test_a_sealed_secret_moved_to_another_principal_does_not_open(
-    database: Database, keyring: LocalKeyring, mfa: MfaService, alice: Principal, clock: Clock
+    database: Database, keyring: KeyHierarchy, mfa: MfaService, alice: Principal, clock: Clock
 ) -> None:
     _enrolled(mfa, alice, clock)
     mallory = _principal(database, keyring)

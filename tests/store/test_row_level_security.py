@@ -10,7 +10,6 @@ would bypass row-level security, which `Database.row_security_bypassed` reports.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Any, cast
@@ -28,15 +27,13 @@ from qplane.domain.errors import NotFound
 from qplane.domain.tenancy import Project
 from qplane.store import Database
 from qplane.store.models import Base
+from qplane.store.row_security import TENANT_TABLES
 from qplane.store.unit_of_work import SqlUnitOfWork
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
 ]
-
-_rls = importlib.import_module("qplane.store.migrations.versions.0011_row_level_security")
-TENANT_TABLES: dict[str, str] = _rls.TENANT_TABLES
 
 
 def _sql(uow: Any, statement: str, **params: Any) -> list[Any]:

@@ -22,6 +22,7 @@ from qplane.api.routes import (
     explain,
     internal,
     jobs,
+    keys,
     mfa,
     oidc,
     policies,
@@ -34,7 +35,8 @@ from qplane.bootstrap import Platform
 from qplane.broker.auditing import audit as record_audit
 from qplane.domain import tenant_scope
 from qplane.domain.audit import Outcome
-from qplane.domain.errors import Forbidden, QplaneError, Unauthenticated
+from qplane.domain.errors import Forbidden, IntegrityError, QplaneError, Unauthenticated
+from qplane.domain.keys import PLATFORM
 from qplane.identity.device import OAuthError
 from qplane.identity.mfa_login import MfaRequired
 from qplane.identity.stepup import StepUpRequired
@@ -79,6 +81,7 @@ def create_app(platform: Platform, *, run_sweeper: bool = True) -> FastAPI:
     app.add_exception_handler(StepUpRequired, _denied_with_extensions)
     app.add_exception_handler(MfaRequired, _mfa_required)
     app.add_exception_handler(OAuthError, _oauth_error)
+    app.add_exception_handler(IntegrityError, _integrity_failure)
     body_limit = platform.settings.max_payload_bytes * 4 + 64 * 1024
 
     @app.middleware("http")
@@ -127,6 +130,7 @@ def create_app(platform: Platform, *, run_sweeper: bool = True) -> FastAPI:
         workload,
         explain,
         policies,
+        keys,
     )
     for module in routers:
         app.include_router(module.router)
@@ -186,6 +190,35 @@ def _denied(request: Request, exc: Exception) -> JSONResponse:
         None,
         _challenge(exc) if exc.status == 401 else None,
     )
+
+
+def _integrity_failure(request: Request, exc: Exception) -> JSONResponse:
+    """Tampered or misplaced sealed data is a security event: audited, then answered 500.
+
+    Audited here, after the request's own transaction has rolled back, so
+    the evidence survives the failure it records.
+    """
+    assert isinstance(exc, IntegrityError)
+    platform: Platform = request.app.state.platform
+    if exc.sealed_for is not None:
+        owner, subject, kind = exc.sealed_for
+        actor = getattr(request.state, "actor", None)
+        try:
+            with platform.database.unit_of_work() as uow:
+                record_audit(
+                    uow,
+                    actor,
+                    "crypto.integrity_failure",
+                    tenant_id=None if owner == PLATFORM else owner,
+                    target=subject[:200],
+                    outcome=Outcome.FAILURE,
+                    detail=f"{kind}: {exc.detail}"[:500],
+                    request_id=request.state.request_id,
+                )
+                uow.commit()
+        except Exception:  # the answer stands even if auditing it failed; say so loudly
+            _log.exception("could not audit an integrity failure")
+    return problems.problem_response(exc.status, exc.slug, exc.title, exc.detail, request, None)
 
 
 def _challenge(exc: QplaneError) -> dict[str, str]:

@@ -23,8 +23,7 @@ from qplane.broker.jobs import CIRCUIT, LOG, RESULT, binding_for
 from qplane.broker.lifecycle import move
 from qplane.broker.scheduler import pick_next
 from qplane.broker.signal import WorkSignal
-from qplane.crypto.envelope import Envelope
-from qplane.crypto.keyring import KeyProvider
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain import ids
 from qplane.domain.clock import as_utc, utcnow
 from qplane.domain.errors import (
@@ -65,7 +64,7 @@ class DispatchService:
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
-        keys: KeyProvider,
+        keys: KeyHierarchy,
         lease_ttl_s: float,
         signal: WorkSignal | None = None,
         *,
@@ -101,7 +100,7 @@ class DispatchService:
             job = move(uow, job, JobState.SCHEDULED, worker.id, f"leased by {worker.name}")
             uow.leases.add(lease)
             sealed = uow.artifacts.get(job.tenant_id, job.id, CIRCUIT)
-            source = Envelope(self._keys, uow.tenant_keys).open(sealed, binding_for(job, CIRCUIT))
+            source = self._keys.open(uow, sealed, binding_for(job, CIRCUIT))
             uow.commit()
         return LeaseGrant(lease, job, source.decode())
 
@@ -143,10 +142,11 @@ class DispatchService:
                 raise Conflict(f"job is {job.state.value}, not running", state=job.state.value)
             verify_result_signature(signature, worker.public_jwk, job.id, lease.id, result_json)
             job = move(uow, job, JobState.SUCCEEDED, worker.id)
-            envelope = Envelope(self._keys, uow.tenant_keys)
-            sealed = envelope.seal(result_json, binding_for(job, RESULT))
+            sealed = self._keys.seal(
+                uow, result_json, binding_for(job, RESULT), project_id=job.project_id
+            )
             uow.artifacts.put(job.tenant_id, job.id, RESULT, sealed)
-            _keep_log(uow, envelope, job, log)
+            _keep_log(uow, self._keys, job, log)
             problem = _verification_problem(job, result_json)
             if problem is None:
                 job = move(uow, job, JobState.VERIFIED, worker.id, "result verified")
@@ -165,7 +165,7 @@ class DispatchService:
             if job.state not in ACTIVE:
                 raise Conflict(f"job is {job.state.value}, not running", state=job.state.value)
             job = move(uow, job, JobState.FAILED, worker.id, _clean_reason(reason))
-            _keep_log(uow, Envelope(self._keys, uow.tenant_keys), job, log)
+            _keep_log(uow, self._keys, job, log)
             uow.leases.delete(lease.id)
             uow.commit()
         self.signal.bump()
@@ -218,7 +218,7 @@ def _verification_problem(job: Job, result_json: bytes) -> str | None:
     return None
 
 
-def _keep_log(uow: UnitOfWork, envelope: Envelope, job: Job, log: str | None) -> None:
+def _keep_log(uow: UnitOfWork, keys: KeyHierarchy, job: Job, log: str | None) -> None:
     """Seal the worker's execution log as the job's ``log`` artifact (none sent: none kept)."""
     if log is None:
         return
@@ -229,7 +229,8 @@ def _keep_log(uow: UnitOfWork, envelope: Envelope, job: Job, log: str | None) ->
             field="log",
             limit=MAX_EXECUTION_LOG_BYTES,
         )
-    uow.artifacts.put(job.tenant_id, job.id, LOG, envelope.seal(data, binding_for(job, LOG)))
+    sealed = keys.seal(uow, data, binding_for(job, LOG), project_id=job.project_id)
+    uow.artifacts.put(job.tenant_id, job.id, LOG, sealed)
 
 
 def _clean_reason(reason: str) -> str:

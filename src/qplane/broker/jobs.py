@@ -15,8 +15,8 @@ from qplane.broker.auditing import audit
 from qplane.broker.lifecycle import move
 from qplane.broker.signal import WorkSignal
 from qplane.broker.validation import validate_submission
-from qplane.crypto.envelope import ArtifactBinding, Envelope
-from qplane.crypto.keyring import KeyProvider
+from qplane.crypto.envelope import ArtifactBinding
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain import ids
 from qplane.domain.clock import utcnow
 from qplane.domain.errors import Conflict, NotFound, ValidationFailed
@@ -62,7 +62,7 @@ class JobService:
         self,
         uow_factory: UnitOfWorkFactory,
         catalogue: BackendCatalogue,
-        keys: KeyProvider,
+        keys: KeyHierarchy,
         max_payload_bytes: int,
         signal: WorkSignal | None = None,
         validation_slots: int = 2,
@@ -124,7 +124,9 @@ class JobService:
                 failure.extensions["job_id"] = job.id
                 raise failure
             job = move(uow, job, JobState.VALIDATED, actor)
-            sealed = self._envelope(uow).seal(request.source.encode(), _binding(job, CIRCUIT))
+            sealed = self._keys.seal(
+                uow, request.source.encode(), _binding(job, CIRCUIT), project_id=job.project_id
+            )
             uow.artifacts.put(tenant_id, job.id, CIRCUIT, sealed)
             job = move(uow, job, JobState.QUEUED, actor)
             uow.commit()
@@ -173,7 +175,7 @@ class JobService:
             if job.state not in _HAS_RESULT:
                 raise Conflict(f"job has no result: it is {job.state.value}", state=job.state.value)
             sealed = uow.artifacts.get(job.tenant_id, job.id, RESULT)
-            plaintext = self._envelope(uow).open(sealed, _binding(job, RESULT))
+            plaintext = self._keys.open(uow, sealed, _binding(job, RESULT))
         return job, RunResult.from_json(plaintext.decode())
 
     def circuit(self, actor: Actor, job_id: str) -> tuple[Job, str]:
@@ -188,7 +190,7 @@ class JobService:
             if job.state is JobState.REJECTED:
                 raise Conflict("a rejected job keeps no circuit", state=job.state.value)
             sealed = uow.artifacts.get(job.tenant_id, job.id, CIRCUIT)
-            plaintext = self._envelope(uow).open(sealed, _binding(job, CIRCUIT))
+            plaintext = self._keys.open(uow, sealed, _binding(job, CIRCUIT))
         return job, plaintext.decode()
 
     def log(self, actor: Actor, job_id: str) -> tuple[Job, str]:
@@ -207,7 +209,7 @@ class JobService:
                 raise Conflict(
                     f"job has no execution log: it is {job.state.value}", state=job.state.value
                 ) from None
-            plaintext = self._envelope(uow).open(sealed, _binding(job, LOG))
+            plaintext = self._keys.open(uow, sealed, _binding(job, LOG))
         return job, plaintext.decode()
 
     def _decide(
@@ -222,9 +224,6 @@ class JobService:
         of_job = facts.job_in(uow, self._catalogue, job)
         resource = of_job if artifact is None else facts.artifact(of_job, artifact)
         self._authz.authorize(uow, actor, action, resource, missing="job not found")
-
-    def _envelope(self, uow: UnitOfWork) -> Envelope:
-        return Envelope(self._keys, uow.tenant_keys)
 
     def _new_job(self, actor: Actor, tenant_id: str, request: SubmitRequest) -> Job:
         now = utcnow()

@@ -18,6 +18,7 @@ from typing import Final
 from qplane.broker.auditing import audit
 from qplane.broker.lifecycle import move
 from qplane.broker.signal import WorkSignal
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain.clock import utcnow
 from qplane.domain.jobs import ACTIVE, TERMINAL, Job, JobState
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -36,6 +37,7 @@ class SweepReport:
     failed: int = 0
     retired: int = 0
     purged: int = 0
+    rewrapped: int = 0
 
 
 class Sweeper:
@@ -48,8 +50,10 @@ class Sweeper:
         *,
         refresh_token_ttl_s: int = 12 * 3600,
         monotonic: Callable[[], float] = time.monotonic,
+        keys: KeyHierarchy | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._keys = keys
         self._signal = signal or WorkSignal()
         self._max_attempts = max_attempts
         self._retention = timedelta(days=retention_days)
@@ -59,7 +63,38 @@ class Sweeper:
 
     def sweep(self) -> SweepReport:
         requeued, failed = self.expire_leases()
-        return SweepReport(requeued, failed, self.retire(), self._purge_when_due())
+        return SweepReport(
+            requeued, failed, self.retire(), self._purge_when_due(), self.rewrap_keys()
+        )
+
+    def rewrap_keys(self, per_ring: int = _BATCH) -> int:
+        """Move one batch of data keys per rotated ring to its newest KEK version.
+
+        This is the background half of a rotation: new writes use the new
+        version at once, and existing data keys follow here, batch by
+        batch, without any payload being decrypted. Each batch is audited.
+        """
+        if self._keys is None:
+            return 0
+        with self._uow() as uow:
+            rings = uow.key_rings.rotated()
+        total = 0
+        for name in rings:
+            with self._uow() as uow:
+                moved = self._keys.rewrap(uow, name, per_ring)
+                if moved:
+                    ring = uow.key_rings.ring(name)
+                    audit(
+                        uow,
+                        None,
+                        "key.rewrap",
+                        tenant_id=None if ring is None else ring.tenant_id,
+                        target=name,
+                        detail=f"{moved} data keys rewrapped in the background",
+                    )
+                    uow.commit()
+            total += moved
+        return total
 
     def purge_expired(self, now: datetime | None = None) -> tuple[int, bool]:
         """Delete one batch per table of identity state whose time is over.

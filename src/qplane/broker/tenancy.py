@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from qplane.broker import authz_facts as facts
 from qplane.broker.auditing import audit
-from qplane.crypto.keyring import KeyProvider
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain import ids
 from qplane.domain.clock import utcnow
 from qplane.domain.errors import Conflict, NotFound, ValidationFailed
@@ -44,7 +44,7 @@ class TenancyService:
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
-        keys: KeyProvider,
+        keys: KeyHierarchy,
         *,
         authorizer: Authorizer | None = None,
     ) -> None:
@@ -97,15 +97,15 @@ class TenancyService:
             if uow.tenants.by_name(name) is not None:
                 raise Conflict(f"a tenant named {name!r} already exists")
             uow.tenants.add(tenant)
-            version = self._keys.create_tenant_key(tenant.id, uow.tenant_keys)
+            ring = self._keys.create_ring(uow, tenant.id)
             audit(uow, actor, "tenant.create", tenant_id=None, target=tenant.id)
             audit(
                 uow,
                 actor,
                 "key.create",
                 tenant_id=tenant.id,
-                target=tenant.id,
-                detail=f"tenant key-encryption key version {version}",
+                target=ring.name,
+                detail=f"key ring {ring.name} ({ring.provider}), version 1",
             )
             uow.commit()
         return tenant

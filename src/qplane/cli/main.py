@@ -7,6 +7,7 @@ import typer
 from qplane.cli import (
     client_commands,
     demo,
+    key_commands,
     policy_commands,
     server_commands,
     session_commands,
@@ -29,6 +30,7 @@ session_commands.register(app)
 sso_commands.register(app)
 workload_commands.register(app)
 policy_commands.register(app)
+key_commands.register(app)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from qplane.cli.errors import fail, one_line_errors
+from qplane.cli.key_commands import keys_app
 from qplane.cli.render import literal
 from qplane.cli.session import console
 from qplane.config import Settings
@@ -21,8 +22,6 @@ from qplane.identity.revocation import Revocation, RevocationService
 from qplane.identity.signing import SigningKeys
 from qplane.identity.tokens import LEEWAY_S
 from qplane.store.database import Database
-
-keys_app = typer.Typer(help="Platform signing keys.", no_args_is_help=True)
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where qplane keeps its data (QPLANE_DATA_DIR).")
@@ -109,5 +108,5 @@ def _describe(done: Revocation) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(keys_app, name="keys")
+    # `qplane keys rotate-signing` lives on `qplane keys` (registered by key_commands).
     app.command("revoke")(one_line_errors(revoke))

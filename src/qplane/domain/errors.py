@@ -90,6 +90,9 @@ class IntegrityError(QplaneError):
     slug = "integrity-error"
     title = "Integrity check failed"
     status = 500
+    #: For sealed data: (owner, subject, kind) it was opened for, so the failure can be
+    #: audited once the failing transaction has ended. Never part of the answer.
+    sealed_for: tuple[str, str, str] | None = None
 
 
 class PayloadTooLarge(ValidationFailed):

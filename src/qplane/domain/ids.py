@@ -19,6 +19,7 @@ PRINCIPAL: Final = "usr"
 JOB: Final = "job"
 WORKER: Final = "wrk"
 LEASE: Final = "lse"
+SHRED_REQUEST: Final = "shr"
 
 
 def new_id(prefix: str) -> str:

@@ -25,6 +25,7 @@ class TotpCredential:
     failures: int
     created_at: datetime
     confirmed_at: datetime | None
+    kek_ring: str = ""
 
     @property
     def active(self) -> bool:

@@ -19,6 +19,7 @@ from qplane.domain.audit import AuditEntry, Outcome
 from qplane.domain.browser import BrowserSession, BrowserSignIn
 from qplane.domain.federation import TrustPolicy
 from qplane.domain.jobs import Job, JobState
+from qplane.domain.keys import KekVersion, KeyRing, ShredRequest
 from qplane.domain.mfa import DeviceAuthorization, TotpCredential
 from qplane.domain.oidc import IdentityProvider, LinkedIdentity, LoginFlow
 from qplane.domain.policies import ActiveVersion, PolicySettings, PolicyVersion, PolicyVersionStatus
@@ -45,6 +46,66 @@ class SealedArtifact:
     wrapped_key: bytes
     nonce: bytes
     ciphertext: bytes
+    #: The key ring whose KEK (at ``kek_version``) wrapped the data key.
+    kek_ring: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StaleSeal:
+    """A stored sealed value whose data key is wrapped under an older KEK version.
+
+    *ref* locates the row for its store; *binding* is the (owner, project,
+    subject, kind) it was sealed for, which the rewrap needs to unwrap it.
+    """
+
+    ref: tuple[str, ...]
+    binding: tuple[str, str, str, str]
+    sealed: SealedArtifact
+
+
+class SealedStore(Protocol):
+    """A table of sealed values that key rotation may rewrap (artifacts, IdP and MFA secrets)."""
+
+    def stale(self, ring: str, below_version: int, limit: int) -> list[StaleSeal]:
+        """Up to *limit* values of *ring* wrapped under a version below *below_version*."""
+        ...
+
+    def count_under(self, ring: str, below_version: int) -> int: ...
+
+    def rewrap(self, seal: StaleSeal, version: int, wrapped_key: bytes) -> bool:
+        """Replace the wrapped data key if the row still holds *seal*'s; False if it changed."""
+        ...
+
+
+class KeyRingRepository(Protocol):
+    """Key rings and their KEK versions; only provider *material* is stored, never a key."""
+
+    def ring(self, name: str) -> KeyRing | None: ...
+    def rings(self, tenant_id: str | None) -> list[KeyRing]:
+        """The tenant's rings (the platform's own with None)."""
+        ...
+
+    def all_rings(self) -> list[KeyRing]: ...
+    def rotated(self) -> list[str]:
+        """Rings with more than one active version: the only ones that may need a rewrap."""
+        ...
+
+    def add_ring(self, ring: KeyRing) -> None: ...
+    def update_ring(self, ring: KeyRing) -> None: ...
+    def latest(self, ring: str) -> KekVersion | None:
+        """The newest *active* version: the one new data keys are wrapped under."""
+        ...
+
+    def version(self, ring: str, version: int) -> KekVersion | None: ...
+    def versions(self, ring: str) -> list[KekVersion]: ...
+    def add_version(self, ring: KeyRing, kek: KekVersion) -> None:
+        """Raises `Conflict` when the version exists (two rotations raced)."""
+        ...
+
+    def update_version(self, kek: KekVersion) -> None: ...
+    def add_shred_request(self, request: ShredRequest) -> None: ...
+    def shred_request_for_update(self, request_id: str) -> ShredRequest | None: ...
+    def update_shred_request(self, request: ShredRequest) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +226,7 @@ class JobRepository(Protocol):
         ...
 
 
-class ArtifactRepository(Protocol):
+class ArtifactRepository(SealedStore, Protocol):
     def put(self, tenant_id: str, job_id: str, kind: str, sealed: SealedArtifact) -> None: ...
     def get(self, tenant_id: str, job_id: str, kind: str) -> SealedArtifact: ...
     def delete_for_job(self, tenant_id: str, job_id: str) -> int: ...
@@ -193,14 +254,6 @@ class WorkerRepository(Protocol):
     def disable(self, worker_id: str) -> None:
         """Mark the worker disabled for good; `NotFound` when there is no such worker."""
         ...
-
-
-class TenantKeyRepository(Protocol):
-    """Wrapped tenant key-encryption keys; the wrapping key never reaches the store."""
-
-    def latest(self, tenant_id: str) -> tuple[int, bytes] | None: ...
-    def get(self, tenant_id: str, version: int) -> bytes | None: ...
-    def add(self, tenant_id: str, version: int, wrapped: bytes) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +379,7 @@ class SeenTokenIdRepository(Protocol):
         ...
 
 
-class OidcProviderRepository(Protocol):
+class OidcProviderRepository(SealedStore, Protocol):
     """A tenant's OpenID providers; the client secret goes in and out only sealed."""
 
     def add(self, provider: IdentityProvider, secret: SealedArtifact) -> None: ...
@@ -395,7 +448,7 @@ class SamlIdentityRepository(Protocol):
         ...
 
 
-class MfaRepository(Protocol):
+class MfaRepository(SealedStore, Protocol):
     """TOTP credentials (sealed) and recovery codes (digests), per principal."""
 
     def totp_for_update(self, principal_id: str) -> TotpCredential | None:
@@ -516,7 +569,7 @@ class UnitOfWork(Protocol):
     artifacts: ArtifactRepository
     leases: LeaseRepository
     workers: WorkerRepository
-    tenant_keys: TenantKeyRepository
+    key_rings: KeyRingRepository
     audit: AuditRepository
     scheduler: SchedulerStateRepository
     saml_providers: SamlProviderRepository
@@ -532,7 +585,6 @@ class UnitOfWork(Protocol):
     trust_policies: TrustPolicyRepository
     seen_token_ids: SeenTokenIdRepository
     mfa: MfaRepository
-    platform_keys: TenantKeyRepository
     device_grants: DeviceAuthorizationRepository
     browser_sessions: BrowserSessionRepository
     policy_versions: PolicyVersionRepository

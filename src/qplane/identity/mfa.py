@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from qplane.audit.log import record
-from qplane.crypto.keyring import KeyProvider
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain.audit import AuditEvent, Outcome
 from qplane.domain.errors import Conflict, QuotaExceeded, Unauthenticated, ValidationFailed
 from qplane.domain.mfa import TotpCredential
@@ -66,7 +66,7 @@ class MfaService:
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
-        keys: KeyProvider,
+        keys: KeyHierarchy,
         sessions: SessionService,
         issuer_label: str = "qplane",
         *,
@@ -228,7 +228,11 @@ class MfaService:
 
     def _match(self, uow: UnitOfWork, credential: TotpCredential, code: str) -> int | None:
         sealed = SealedArtifact(
-            credential.kek_version, credential.wrapped_key, credential.nonce, credential.ciphertext
+            credential.kek_version,
+            credential.wrapped_key,
+            credential.nonce,
+            credential.ciphertext,
+            kek_ring=credential.kek_ring,
         )
         secret = open_secret(self._keys, uow, credential.tenant_id, credential.principal_id, sealed)
         return mfa_codes.matching_step(secret, code, self._clock(), credential.last_counter)
@@ -251,6 +255,7 @@ def _credential(principal: Principal, sealed: SealedArtifact, now: datetime) -> 
         wrapped_key=sealed.wrapped_key,
         nonce=sealed.nonce,
         ciphertext=sealed.ciphertext,
+        kek_ring=sealed.kek_ring,
         last_counter=-1,
         failures=0,
         created_at=now,

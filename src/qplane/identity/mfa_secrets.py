@@ -4,7 +4,7 @@ A tenant user's secret is sealed under the tenant's key-encryption key, so
 crypto-shredding a tenant also destroys its users' authenticators. Operators
 belong to no tenant: their secrets are sealed under a *platform* KEK
 (owner `PLATFORM_OWNER`), wrapped by the same root key through the same
-`KeyProvider` and stored in ``platform_keys`` — never under some tenant's key.
+key hierarchy in the ring ``platform/mfa`` — never under some tenant's key.
 
 The binding (AAD) names the owner, the principal and the purpose
 (``project_id="mfa"``, ``kind="totp-secret"``; real project ids are always
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from qplane.crypto.envelope import ArtifactBinding, Envelope
-from qplane.crypto.keyring import KeyProvider
-from qplane.domain.ports import SealedArtifact, TenantKeyRepository, UnitOfWork
+from qplane.crypto.envelope import ArtifactBinding
+from qplane.crypto.hierarchy import KeyHierarchy
+from qplane.domain.ports import SealedArtifact, UnitOfWork
 
 PLATFORM_OWNER: Final = "platform"
 _PURPOSE: Final = "mfa"
@@ -26,29 +26,20 @@ _KIND: Final = "totp-secret"
 
 
 def seal_secret(
-    provider: KeyProvider, uow: UnitOfWork, tenant_id: str | None, principal_id: str, secret: str
+    keys: KeyHierarchy, uow: UnitOfWork, tenant_id: str | None, principal_id: str, secret: str
 ) -> SealedArtifact:
-    keys = _keys(provider, uow, tenant_id)
-    return Envelope(provider, keys).seal(secret.encode(), _binding(tenant_id, principal_id))
+    ring = None if tenant_id is not None else keys.platform_ring(uow, _PURPOSE)
+    return keys.seal(uow, secret.encode(), _binding(tenant_id, principal_id), ring=ring)
 
 
 def open_secret(
-    provider: KeyProvider,
+    keys: KeyHierarchy,
     uow: UnitOfWork,
     tenant_id: str | None,
     principal_id: str,
     sealed: SealedArtifact,
 ) -> str:
-    keys = _keys(provider, uow, tenant_id)
-    return Envelope(provider, keys).open(sealed, _binding(tenant_id, principal_id)).decode()
-
-
-def _keys(provider: KeyProvider, uow: UnitOfWork, tenant_id: str | None) -> TenantKeyRepository:
-    if tenant_id is not None:
-        return uow.tenant_keys
-    if uow.platform_keys.latest(PLATFORM_OWNER) is None:
-        provider.create_tenant_key(PLATFORM_OWNER, uow.platform_keys)
-    return uow.platform_keys
+    return keys.open(uow, sealed, _binding(tenant_id, principal_id)).decode()
 
 
 def _binding(tenant_id: str | None, principal_id: str) -> ArtifactBinding:

@@ -44,7 +44,12 @@ class Action(StrEnum):
     POLICY_APPROVE = "policy.approve"
     POLICY_ACTIVATE = "policy.activate"
     POLICY_EXPLAIN = "policy.explain"
+    #: The key hierarchy of a tenant: rings, versions, states (never key material).
+    KEY_READ = "key.read"
+    #: Create rings, rotate, rewrap, retire old versions, move to a customer's key.
     KEY_MANAGE = "key.manage"
+    #: Crypto-shred a ring: operators only, and a second operator must approve.
+    KEY_SHRED = "key.shred"
     SESSION_REVOKE = "session.revoke"
     TOKEN_REVOKE = "token.revoke"
     #: Execution plane: a worker takes a job and reports its outcome.
@@ -65,6 +70,7 @@ PRIVILEGED: Final[frozenset[Action]] = frozenset(
         Action.TRUST_POLICY_MANAGE,
         Action.IDP_MANAGE,
         Action.KEY_MANAGE,
+        Action.KEY_SHRED,
         Action.POLICY_PUSH,
         Action.POLICY_APPROVE,
         Action.POLICY_ACTIVATE,

@@ -141,6 +141,7 @@ class ArtifactRow(Base):
     job_id: Mapped[str] = mapped_column(ID, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ID)
+    kek_ring: Mapped[str] = mapped_column(String(160))
     kek_version: Mapped[int] = mapped_column(Integer)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
@@ -168,17 +169,6 @@ class LeaseRow(Base):
     worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
-
-
-class TenantKeyRow(Base):
-    """A tenant key-encryption key, wrapped by the root key (which never reaches the store)."""
-
-    __tablename__ = "tenant_keys"
-
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime]
 
 
 class AuditEntryRow(Base):
@@ -230,6 +220,7 @@ class SchedulerStateRow(Base):
 # here registers them on `Base.metadata` (migrations and tests compare against it).
 from qplane.store import (  # noqa: E402, F401
     models_browser,
+    models_keys,
     models_membership,
     models_mfa_device,
     models_oidc,

@@ -24,6 +24,7 @@ class TotpCredentialRow(Base):
 
     principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), primary_key=True)
     tenant_id: Mapped[str | None] = mapped_column(ID)
+    kek_ring: Mapped[str] = mapped_column(String(160))
     kek_version: Mapped[int] = mapped_column(Integer)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
@@ -43,17 +44,6 @@ class RecoveryCodeRow(Base):
     principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-
-
-class PlatformKeyRow(Base):
-    """Key-encryption keys of the platform itself (operators' secrets), wrapped by the root key."""
-
-    __tablename__ = "platform_keys"
-
-    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime]
 
 
 class DeviceAuthorizationRow(Base):

@@ -43,6 +43,7 @@ class OidcProviderRow(Base):
     issuer: Mapped[str] = mapped_column(URL)
     client_id: Mapped[str] = mapped_column(String(255))
     token_auth_method: Mapped[str | None] = mapped_column(String(32))
+    secret_kek_ring: Mapped[str] = mapped_column(String(160))
     secret_kek_version: Mapped[int] = mapped_column(Integer)
     secret_wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     secret_nonce: Mapped[bytes] = mapped_column(LargeBinary)

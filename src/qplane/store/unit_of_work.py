@@ -25,6 +25,7 @@ from qplane.domain.ports import (
     DeviceAuthorizationRepository,
     GroupRepository,
     JobRepository,
+    KeyRingRepository,
     LeaseRepository,
     MfaRepository,
     OidcIdentityRepository,
@@ -43,7 +44,6 @@ from qplane.domain.ports import (
     SeenAssertionRepository,
     SeenTokenIdRepository,
     TenantDirectoryRepository,
-    TenantKeyRepository,
     TenantRepository,
     TrustPolicyRepository,
     WorkerRepository,
@@ -55,8 +55,9 @@ from qplane.store.repositories.device import SqlDeviceAuthorizationRepository
 from qplane.store.repositories.dpop import SqlSeenTokenIdRepository
 from qplane.store.repositories.groups import SqlGroupRepository
 from qplane.store.repositories.jobs import SqlJobRepository
+from qplane.store.repositories.key_rings import SqlKeyRingRepository
 from qplane.store.repositories.leases import SqlLeaseRepository
-from qplane.store.repositories.mfa import SqlMfaRepository, SqlPlatformKeyRepository
+from qplane.store.repositories.mfa import SqlMfaRepository
 from qplane.store.repositories.oidc import (
     SqlOidcIdentityRepository,
     SqlOidcLoginFlowRepository,
@@ -76,7 +77,6 @@ from qplane.store.repositories.scheduler import SqlSchedulerStateRepository
 from qplane.store.repositories.sessions import SqlRefreshTokenRepository, SqlRevocationRepository
 from qplane.store.repositories.sessions_api_keys import SqlApiKeyRepository
 from qplane.store.repositories.tenant_directory import SqlTenantDirectoryRepository
-from qplane.store.repositories.tenant_keys import SqlTenantKeyRepository
 from qplane.store.repositories.tenants import SqlTenantRepository
 from qplane.store.repositories.workers import SqlWorkerRepository
 from qplane.store.repositories.workload import SqlTrustPolicyRepository
@@ -98,7 +98,7 @@ class SqlUnitOfWork:
     artifacts: ArtifactRepository
     leases: LeaseRepository
     workers: WorkerRepository
-    tenant_keys: TenantKeyRepository
+    key_rings: KeyRingRepository
     audit: AuditRepository
     scheduler: SchedulerStateRepository
     saml_providers: SamlProviderRepository
@@ -114,7 +114,6 @@ class SqlUnitOfWork:
     trust_policies: TrustPolicyRepository
     seen_token_ids: SeenTokenIdRepository
     mfa: MfaRepository
-    platform_keys: TenantKeyRepository
     device_grants: DeviceAuthorizationRepository
     browser_sessions: BrowserSessionRepository
     policy_versions: PolicyVersionRepository
@@ -137,7 +136,7 @@ class SqlUnitOfWork:
         self.artifacts = SqlArtifactRepository(session)
         self.leases = SqlLeaseRepository(session)
         self.workers = SqlWorkerRepository(session)
-        self.tenant_keys = SqlTenantKeyRepository(session)
+        self.key_rings = SqlKeyRingRepository(session)
         self.audit = SqlAuditRepository(session)
         self.scheduler = SqlSchedulerStateRepository(session)
         self.saml_providers = SqlSamlProviderRepository(session)
@@ -153,7 +152,6 @@ class SqlUnitOfWork:
         self.trust_policies = SqlTrustPolicyRepository(session)
         self.seen_token_ids = SqlSeenTokenIdRepository(session)
         self.mfa = SqlMfaRepository(session)
-        self.platform_keys = SqlPlatformKeyRepository(session)
         self.device_grants = SqlDeviceAuthorizationRepository(session)
         self.browser_sessions = SqlBrowserSessionRepository(session)
         self.policy_versions = SqlPolicyVersionRepository(session)

@@ -7,7 +7,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from qplane.bootstrap import Platform
-from qplane.crypto.keyring import LocalKeyring
 from qplane.domain.errors import IntegrityError
 from qplane.identity.oidc.sealing import open_client_secret
 from qplane.store.models_oidc import OidcProviderRow
@@ -75,7 +74,7 @@ def test_the_client_secret_is_stored_sealed_and_bound_to_its_provider(
         json=provider_body(tenant, idp_acme, ACME_CLIENT) | {"name": "backup"},
         headers=mfa_headers(platform, tenant.admin_email),
     ).json()
-    keys = LocalKeyring.from_settings(platform.settings)
+    keys = platform.key_hierarchy
 
     with platform.database.unit_of_work() as uow:
         rows = {

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from qplane.broker.auditing import audit
-from qplane.crypto.keyring import KeyProvider
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain.audit import Outcome
 from qplane.domain.errors import IntegrityError, NotFound, Unauthenticated
 from qplane.domain.oidc import IdentityProvider, LoginFlow
@@ -88,7 +88,7 @@ class OidcLoginService:
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
-        keys: KeyProvider,
+        keys: KeyHierarchy,
         directory: IssuerDirectory,
         sessions: SessionStarter,
         *,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from qplane.broker.auditing import audit
-from qplane.crypto.keyring import KeyProvider
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain import ids
 from qplane.domain.clock import utcnow
 from qplane.domain.errors import Conflict, ValidationFailed
@@ -64,7 +64,7 @@ class ProviderRegistry:
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
-        keys: KeyProvider,
+        keys: KeyHierarchy,
         *,
         allow_http: bool = False,
         authorizer: Authorizer | None = None,

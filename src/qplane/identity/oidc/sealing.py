@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from qplane.crypto.envelope import ArtifactBinding, Envelope
-from qplane.crypto.keyring import KeyProvider
+from qplane.crypto.envelope import ArtifactBinding
+from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.crypto.secret_bytes import SecretBytes
 from qplane.domain.ports import SealedArtifact, UnitOfWork
 
@@ -25,17 +25,15 @@ def _binding(tenant_id: str, provider_id: str) -> ArtifactBinding:
 
 
 def seal_client_secret(
-    keys: KeyProvider, uow: UnitOfWork, tenant_id: str, provider_id: str, secret: str
+    keys: KeyHierarchy, uow: UnitOfWork, tenant_id: str, provider_id: str, secret: str
 ) -> SealedArtifact:
     """Encrypt *secret* for this provider of this tenant."""
-    envelope = Envelope(keys, uow.tenant_keys)
-    return envelope.seal(secret.encode("utf-8"), _binding(tenant_id, provider_id))
+    return keys.seal(uow, secret.encode("utf-8"), _binding(tenant_id, provider_id))
 
 
 def open_client_secret(
-    keys: KeyProvider, uow: UnitOfWork, tenant_id: str, provider_id: str
+    keys: KeyHierarchy, uow: UnitOfWork, tenant_id: str, provider_id: str
 ) -> SecretBytes:
     """The provider's client secret; `IntegrityError` if the stored value was moved or altered."""
     sealed = uow.oidc_providers.sealed_secret(tenant_id, provider_id)
-    envelope = Envelope(keys, uow.tenant_keys)
-    return SecretBytes(envelope.open(sealed, _binding(tenant_id, provider_id)))
+    return SecretBytes(keys.open(uow, sealed, _binding(tenant_id, provider_id)))

@@ -13,13 +13,37 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
-from qplane.domain.clock import as_utc, utcnow
+from qplane.domain.clock import as_utc
 from qplane.domain.mfa import TotpCredential
-from qplane.store.models_mfa_device import PlatformKeyRow, RecoveryCodeRow, TotpCredentialRow
+from qplane.domain.ports import StaleSeal
+from qplane.store.models_mfa_device import RecoveryCodeRow, TotpCredentialRow
+from qplane.store.repositories import _sealed
 from qplane.store.repositories._base import Repository
+
+#: Mirrors `qplane.identity.mfa_secrets`: (owner, "mfa", principal, "totp-secret").
+_TOTP = _sealed.SealedColumns(
+    model=TotpCredentialRow,
+    keys=(TotpCredentialRow.principal_id,),
+    ring=TotpCredentialRow.kek_ring,
+    version=TotpCredentialRow.kek_version,
+    wrapped_key=TotpCredentialRow.wrapped_key,
+    nonce=TotpCredentialRow.nonce,
+    ciphertext=TotpCredentialRow.ciphertext,
+    binding=lambda row: (row.tenant_id or "platform", "mfa", row.principal_id, "totp-secret"),
+    extra=(TotpCredentialRow.tenant_id,),
+)
 
 
 class SqlMfaRepository(Repository):
+    def stale(self, ring: str, below_version: int, limit: int) -> list[StaleSeal]:
+        return _sealed.stale(self._session, _TOTP, ring, below_version, limit)
+
+    def count_under(self, ring: str, below_version: int) -> int:
+        return _sealed.count_under(self._session, _TOTP, ring, below_version)
+
+    def rewrap(self, seal: StaleSeal, version: int, wrapped_key: bytes) -> bool:
+        return _sealed.rewrap(self._session, _TOTP, seal, version, wrapped_key)
+
     def totp_for_update(self, principal_id: str) -> TotpCredential | None:
         row = self._first(
             select(TotpCredentialRow)
@@ -35,6 +59,7 @@ class SqlMfaRepository(Repository):
                 TotpCredentialRow(
                     principal_id=credential.principal_id,
                     tenant_id=credential.tenant_id,
+                    kek_ring=credential.kek_ring,
                     kek_version=credential.kek_version,
                     wrapped_key=credential.wrapped_key,
                     nonce=credential.nonce,
@@ -87,44 +112,11 @@ class SqlMfaRepository(Repository):
         return int(count or 0)
 
 
-class SqlPlatformKeyRepository(Repository):
-    """A `TenantKeyRepository` for keys owned by the platform (``owner`` instead of a tenant).
-
-    Used for secrets of principals outside any tenant (operators): the
-    `KeyProvider` wraps them under the root key with the owner name bound
-    into the AAD, exactly as it does for tenants.
-    """
-
-    def latest(self, tenant_id: str) -> tuple[int, bytes] | None:
-        row = self._first(
-            select(PlatformKeyRow)
-            .where(PlatformKeyRow.owner == tenant_id)
-            .order_by(PlatformKeyRow.version.desc())
-            .limit(1)
-        )
-        return None if row is None else (row.version, row.wrapped)
-
-    def get(self, tenant_id: str, version: int) -> bytes | None:
-        row = self._first(
-            select(PlatformKeyRow).where(
-                PlatformKeyRow.owner == tenant_id, PlatformKeyRow.version == version
-            )
-        )
-        return None if row is None else row.wrapped
-
-    def add(self, tenant_id: str, version: int, wrapped: bytes) -> None:
-        with self._guarded(conflict="this key version already exists"):
-            self._session.add(
-                PlatformKeyRow(
-                    owner=tenant_id, version=version, wrapped=wrapped, created_at=utcnow()
-                )
-            )
-
-
 def _credential(row: TotpCredentialRow) -> TotpCredential:
     return TotpCredential(
         principal_id=row.principal_id,
         tenant_id=row.tenant_id,
+        kek_ring=row.kek_ring,
         kek_version=row.kek_version,
         wrapped_key=row.wrapped_key,
         nonce=row.nonce,

@@ -19,10 +19,24 @@ from qplane.domain.oidc import (
     ProjectMapping,
     RoleMapping,
 )
-from qplane.domain.ports import SealedArtifact
+from qplane.domain.ports import SealedArtifact, StaleSeal
 from qplane.store.models import PrincipalRow
 from qplane.store.models_oidc import OidcIdentityRow, OidcLoginFlowRow, OidcProviderRow
+from qplane.store.repositories import _sealed
 from qplane.store.repositories._base import Repository
+
+#: Mirrors `qplane.identity.oidc.sealing`: a secret's binding is (tenant, "-", provider, kind).
+_SECRET = _sealed.SealedColumns(
+    model=OidcProviderRow,
+    keys=(OidcProviderRow.id,),
+    ring=OidcProviderRow.secret_kek_ring,
+    version=OidcProviderRow.secret_kek_version,
+    wrapped_key=OidcProviderRow.secret_wrapped_key,
+    nonce=OidcProviderRow.secret_nonce,
+    ciphertext=OidcProviderRow.secret_ciphertext,
+    binding=lambda row: (row.tenant_id, "-", row.id, "idp.client_secret"),
+    extra=(OidcProviderRow.tenant_id,),
+)
 
 _MISSING = "identity provider not found"
 
@@ -87,7 +101,17 @@ class SqlOidcProviderRepository(Repository):
             wrapped_key=row.secret_wrapped_key,
             nonce=row.secret_nonce,
             ciphertext=row.secret_ciphertext,
+            kek_ring=row.secret_kek_ring,
         )
+
+    def stale(self, ring: str, below_version: int, limit: int) -> list[StaleSeal]:
+        return _sealed.stale(self._session, _SECRET, ring, below_version, limit)
+
+    def count_under(self, ring: str, below_version: int) -> int:
+        return _sealed.count_under(self._session, _SECRET, ring, below_version)
+
+    def rewrap(self, seal: StaleSeal, version: int, wrapped_key: bytes) -> bool:
+        return _sealed.rewrap(self._session, _SECRET, seal, version, wrapped_key)
 
     def _row(self, tenant_id: str, provider_id: str) -> OidcProviderRow:
         row = self._first(
@@ -212,6 +236,7 @@ def _fill(row: OidcProviderRow, provider: IdentityProvider) -> None:
 
 
 def _seal(row: OidcProviderRow, secret: SealedArtifact) -> None:
+    row.secret_kek_ring = secret.kek_ring
     row.secret_kek_version = secret.kek_version
     row.secret_wrapped_key = secret.wrapped_key
     row.secret_nonce = secret.nonce
