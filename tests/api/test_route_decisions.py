@@ -46,7 +46,11 @@ def decisions(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[l
 
 
 def test_every_protected_route_reaches_the_decision_point(
-    client: TestClient, platform: Platform, acme: TenantCtx, decisions: list[str]
+    client: TestClient,
+    platform: Platform,
+    acme: TenantCtx,
+    operator_headers: dict[str, str],
+    decisions: list[str],
 ) -> None:
     admin = with_mfa(client, acme)
     job = client.post(
@@ -55,6 +59,11 @@ def test_every_protected_route_reaches_the_decision_point(
         headers=admin.headers,
     ).json()
     me = client.get("/v1/me", headers=admin.headers).json()
+    shred = client.post(
+        f"/v1/tenants/{acme.tenant_id}/keys/shred-requests",
+        json={"reason": "a real request for the walk"},
+        headers=operator_headers,
+    ).json()
     values = {
         "tenant_id": acme.tenant_id,
         "project_id": acme.project_id,
@@ -62,6 +71,7 @@ def test_every_protected_route_reaches_the_decision_point(
         "principal_id": me["id"],
         "group": "approvers",
         "version": "1",
+        "request_id": shred["id"],
     }
     undecided: list[tuple[str, str, int]] = []
     checked = 0
