@@ -102,6 +102,8 @@ class KeyService:
             self._decide(uow, actor, Action.KEY_MANAGE, tenant_id)
             name = self._ring_name(uow, tenant_id, project_id)
             config = None if customer_key is None else _customer_key_config(customer_key)
+            if config is not None:
+                self._keys.providers.check_customer_config(config)
             kek = self._keys.rotate(
                 uow,
                 name,

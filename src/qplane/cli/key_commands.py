@@ -13,11 +13,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from qplane.broker.auditing import audit
 from qplane.cli import render
 from qplane.cli.errors import one_line_errors
 from qplane.cli.session import UrlOption, console, open_client, tenant_of
 from qplane.config import Settings
 from qplane.crypto import root_rotation
+from qplane.domain.ports import UnitOfWork
 from qplane.sdk.client import JSON
 from qplane.store import Database
 
@@ -180,12 +182,25 @@ def rotate_root(
     database = Database(settings.effective_database_url)
     try:
         database.upgrade()
-        done = root_rotation.rotate_root(database, settings.key_dir, delete_old=delete_old)
+        done = root_rotation.rotate_root(
+            database, settings.key_dir, delete_old=delete_old, record=_audit_root_rotation
+        )
     finally:
         database.dispose()
     deleted = f"; deleted root versions {list(done.deleted_versions)}" if delete_old else ""
     console().print(
         f"root key version {done.new_version} now wraps {done.rewrapped} key versions{deleted}"
+    )
+
+
+def _audit_root_rotation(uow: UnitOfWork, version: int, rewrapped: int) -> None:
+    audit(
+        uow,
+        None,
+        "key.rotate_root",
+        tenant_id=None,
+        target=f"root/v{version}",
+        detail=f"root key version {version} now wraps {rewrapped} key versions",
     )
 
 

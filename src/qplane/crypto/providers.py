@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from qplane.crypto.errors import KeyUnavailable
 from qplane.crypto.keyring import KeyProvider, LocalKeyring
+from qplane.domain.errors import ValidationFailed
 from qplane.domain.keys import KekVersion, KeyRing
 
 #: Rings whose KEK lives in a token the tenant controls.
@@ -49,6 +50,16 @@ class KeyProviders:
         return self.for_ring(
             replace(ring, provider=kek.provider, provider_config=kek.provider_config)
         )
+
+    def check_customer_config(self, provider_config: str) -> None:
+        """Refuse (`ValidationFailed`) a customer key config this platform would not use."""
+        if self._customer_managed is None:
+            raise ValidationFailed(
+                "customer-managed keys are not enabled on this platform", field="customer_key"
+            )
+        validate = getattr(self._customer_managed, "validate", None)
+        if callable(validate):
+            validate(provider_config)
 
     def named(self, name: str) -> KeyProvider:
         provider = self._by_name.get(name)

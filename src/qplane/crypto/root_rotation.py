@@ -8,6 +8,7 @@ files, after which a copy of an old root key decrypts nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,14 +32,25 @@ class RootRotation:
 
 
 def rotate_root(
-    uow_factory: UnitOfWorkFactory, key_dir: Path, *, delete_old: bool = False
+    uow_factory: UnitOfWorkFactory,
+    key_dir: Path,
+    *,
+    delete_old: bool = False,
+    record: Callable[[UnitOfWork, int, int], None] | None = None,
 ) -> RootRotation:
+    """Rewrap every local KEK under a new root key version.
+
+    *record* is called inside the rewrap's transaction with (new version,
+    KEKs rewrapped), so the audit entry commits exactly when the change does.
+    """
     roots = load_root_keys(key_dir)
     new_version = max(roots) + 1
     roots[new_version] = load_or_create_root_key(root_key_path(key_dir, new_version))
     keyring = LocalKeyring.with_roots(roots)
     with uow_factory() as uow:
         rewrapped = _rewrap_all(uow, keyring)
+        if record is not None:
+            record(uow, new_version, rewrapped)
         uow.commit()
     deleted: list[int] = []
     if delete_old:
