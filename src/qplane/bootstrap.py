@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from qplane.audit.service import AuditService
 from qplane.backends.catalogue import BackendCatalogue, default_catalogue
+from qplane.broker.archives import ArchiveService
 from qplane.broker.dispatch import DispatchService
 from qplane.broker.explain import ExplainService
 from qplane.broker.jobs import JobService
@@ -22,6 +23,7 @@ from qplane.broker.sweeper import Sweeper
 from qplane.broker.tenancy import TenancyService
 from qplane.broker.workers import WorkerRegistry
 from qplane.config import Settings
+from qplane.crypto.attestation import AttestationKey
 from qplane.crypto.customer_keys import customer_managed_providers
 from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.crypto.keyring import LocalKeyring
@@ -97,6 +99,10 @@ class Platform:
     keys: KeyService
     key_hierarchy: KeyHierarchy
     policies: PolicyService
+    #: The platform's composite (ML-DSA-65 + Ed25519) key that signs result attestations.
+    attestation_key: AttestationKey
+    #: Attested job archives, sealed to a recipient's hybrid post-quantum key.
+    archives: ArchiveService
     #: The device verification page; wired by `build_platform` from the services above.
     device_pages: DeviceVerification = field(init=False)
 
@@ -127,6 +133,7 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     )
     catalogue = default_catalogue()
     signing = SigningKeys.load_or_create(settings.key_dir)
+    attestation = AttestationKey.load_or_create(settings.key_dir)
     work = WorkSignal()
     issuer = TokenIssuer(signing, settings.issuer, settings.token_audience, settings.token_ttl_s)
     verifier = TokenVerifier(signing, settings.issuer, settings.token_audience)
@@ -249,6 +256,8 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
         keys=KeyService(database, keyring, authorizer=authorizer),
         key_hierarchy=keyring,
         policies=PolicyService(database, policy_engine, authorizer=authorizer),
+        attestation_key=attestation,
+        archives=ArchiveService(database, catalogue, keyring, attestation, authorizer=authorizer),
     )
     platform.device_pages = _device_pages(platform)
     return platform

@@ -42,3 +42,34 @@ def test_rotate_root_rewraps_every_key_and_records_it_in_the_platform_chain(
         ).all()
     assert recorded == [(None, "root key version 2 now wraps 1 key versions")]
     platform.close()
+
+
+def test_root_keys_back_up_to_a_recovery_key_and_restore_on_a_fresh_machine(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    settings = Settings(data_dir=tmp_path / "data")
+    build_platform(settings).close()  # creates root.key
+    keygen = runner.invoke(app, ["archive", "keygen", "--out", str(tmp_path / "recovery")])
+    assert keygen.exit_code == 0, keygen.output
+    backup = tmp_path / "root.backup"
+
+    saved = runner.invoke(
+        app,
+        ["keys", "backup-root", "--data-dir", str(settings.data_dir),
+         "--to", str(tmp_path / "recovery" / "recipient.pub"), "--out", str(backup)],
+    )  # fmt: skip
+    restored = runner.invoke(
+        app,
+        ["keys", "restore-root", str(backup), "--data-dir", str(tmp_path / "fresh"),
+         "--key", str(tmp_path / "recovery" / "recipient.key")],
+    )  # fmt: skip
+
+    assert saved.exit_code == 0, saved.output
+    assert restored.exit_code == 0, restored.output
+    fresh = Settings(data_dir=tmp_path / "fresh")
+    assert (
+        root_key_path(fresh.key_dir, 1).read_bytes()
+        == root_key_path(settings.key_dir, 1).read_bytes()
+    )
+    assert root_key_path(settings.key_dir, 1).read_bytes().strip() not in backup.read_bytes()

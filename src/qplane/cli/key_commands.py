@@ -18,7 +18,9 @@ from qplane.cli import render
 from qplane.cli.errors import one_line_errors
 from qplane.cli.session import UrlOption, console, open_client, tenant_of
 from qplane.config import Settings
-from qplane.crypto import root_rotation
+from qplane.crypto import root_backup, root_rotation
+from qplane.crypto.hybrid_kem import HybridKemPrivateKey, HybridKemPublicKey
+from qplane.crypto.keyfiles import read_secret_file, write_new_secret_file
 from qplane.domain.ports import UnitOfWork
 from qplane.sdk.client import JSON
 from qplane.store import Database
@@ -46,6 +48,8 @@ def register(app: typer.Typer) -> None:
     keys_app.command("shred")(shred)
     keys_app.command("approve-shred")(approve_shred)
     keys_app.command("rotate-root")(rotate_root)
+    keys_app.command("backup-root")(backup_root)
+    keys_app.command("restore-root")(restore_root)
     app.add_typer(keys_app, name="keys")
 
 
@@ -191,6 +195,52 @@ def rotate_root(
     console().print(
         f"root key version {done.new_version} now wraps {done.rewrapped} key versions{deleted}"
     )
+
+
+def _settings_for(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    if settings.root_key is not None:
+        raise ValueError("the root key comes from QPLANE_ROOT_KEY; back it up where it is kept")
+    return settings
+
+
+@one_line_errors
+def backup_root(
+    to: Annotated[
+        Path, typer.Option("--to", help="The recovery public key (qplane archive keygen).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the sealed backup.")],
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="The server's data directory.")
+    ] = None,
+) -> None:
+    """On the server: every root key version, sealed (ML-KEM-768 + X25519) to a recovery key."""
+    settings = _settings_for(data_dir)
+    recipient = HybridKemPublicKey.from_pem(to.read_text(encoding="ascii"))
+    blob, done = root_backup.backup_root_keys(settings.key_dir, recipient)
+    write_new_secret_file(out, blob)
+    console().print(
+        render.literal(
+            f"root key versions {list(done.versions)} sealed to {done.recipient_key_id} in {out}"
+        )
+    )
+
+
+@one_line_errors
+def restore_root(
+    backup: Annotated[Path, typer.Argument(help="A file written by qplane keys backup-root.")],
+    key: Annotated[Path, typer.Option("--key", help="The recovery private key.")],
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="The server's data directory.")
+    ] = None,
+) -> None:
+    """On the server: write the backed-up root keys back (never over a different key)."""
+    settings = _settings_for(data_dir)
+    private = HybridKemPrivateKey.from_pem(read_secret_file(key).decode("ascii"))
+    done = root_backup.restore_root_keys(settings.key_dir, backup.read_bytes(), private)
+    console().print(f"root key versions {list(done.versions)} restored into {settings.key_dir}")
 
 
 def _audit_root_rotation(uow: UnitOfWork, version: int, rewrapped: int) -> None:

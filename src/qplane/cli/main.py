@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from qplane.cli import (
+    archive_commands,
     client_commands,
     demo,
     key_commands,
@@ -31,6 +32,7 @@ sso_commands.register(app)
 workload_commands.register(app)
 policy_commands.register(app)
 key_commands.register(app)
+archive_commands.register(app)
 
 
 def main() -> None:

@@ -428,6 +428,17 @@ class QplaneClient:
         """The job's execution log as text: an artifact authorised on its own."""
         return str(self._request("GET", f"/v1/jobs/{job_id}/log")["log"])
 
+    def archive_job(self, job_id: str, recipient_public_key: str) -> bytes:
+        """A verified job's archive file, sealed to *recipient_public_key* (a hybrid KEM
+        public key PEM); open it with `qplane.crypto.job_archive.open_archive`."""
+        payload = {"recipient_public_key": recipient_public_key}
+        return self._send("POST", f"/v1/jobs/{job_id}/archive", payload).content
+
+    def attestation_key(self) -> JSON:
+        """The platform's public key for result attestations (``key_id``, ``public_key`` PEM);
+        needs no token."""
+        return self._request("GET", "/v1/attestation-key")
+
     def wait(
         self,
         job_id: str,

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
 
 from qplane.api.deps import ActorDep, PlatformDep
-from qplane.api.schemas import BackendOut, JobLogOut, JobOut, JobPage, JobSubmit, ResultOut
+from qplane.api.schemas import (
+    BackendOut,
+    JobLogOut,
+    JobOut,
+    JobPage,
+    JobSubmit,
+    ResultOut,
+    Strict,
+)
 from qplane.broker.jobs import SubmitRequest
 from qplane.domain.jobs import JobState, SourceFormat
 from qplane.policy.actions import Action
@@ -93,3 +101,34 @@ def get_log(job_id: str, actor: ActorDep, qp: PlatformDep) -> JobLogOut:
     """The job's execution log: authorised on its own, apart from its circuit and result."""
     job, text = qp.jobs.log(actor, job_id)
     return JobLogOut(job_id=job.id, log=text)
+
+
+class ArchiveRequest(Strict):
+    recipient_public_key: str = Field(
+        max_length=16 * 1024,
+        description="The recipient's hybrid KEM public key (QPLANE HYBRID KEM PUBLIC KEY PEM), "
+        "as `qplane archive keygen` writes it.",
+    )
+
+
+@router.post(
+    "/jobs/{job_id}/archive",
+    tags=["jobs"],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}},
+            "description": "The archive file (format: docs/cryptography.md, "
+            '"Archives and attestations").',
+        }
+    },
+)
+def archive_job(job_id: str, body: ArchiveRequest, actor: ActorDep, qp: PlatformDep) -> Response:
+    """A verified job's metadata, circuit, result and log, attested by the platform and sealed
+    to the recipient's hybrid post-quantum key. Needs read access to all three artifacts."""
+    blob = qp.archives.export(actor, job_id, body.recipient_public_key)
+    return Response(
+        blob,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}.qparchive"'},
+    )

@@ -1,4 +1,4 @@
-"""Routes that need no token: health, the token signing keys, and login."""
+"""Routes that need no token: health, the token signing and attestation keys, and login."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from qplane.api.deps import DPoPKeyDep, PlatformDep
 from qplane.api.schemas import LoginRequest, TokenResponse
+from qplane.crypto.attestation import ALGORITHM, ATTESTATION_CONTEXT
 
 router = APIRouter()
 
@@ -36,6 +38,25 @@ def readyz(qp: PlatformDep) -> dict[str, str] | JSONResponse:
 def jwks(qp: PlatformDep) -> dict[str, Any]:
     """Public keys that verify qplane's access tokens."""
     return qp.signing_keys.jwks()
+
+
+class AttestationKeyOut(BaseModel):
+    key_id: str
+    algorithm: str
+    context: str
+    public_key: str
+
+
+@router.get("/v1/attestation-key", tags=["jobs"])
+def attestation_key(qp: PlatformDep) -> AttestationKeyOut:
+    """The public key that verifies the platform's result attestations (in job archives)."""
+    key = qp.attestation_key
+    return AttestationKeyOut(
+        key_id=key.key_id,
+        algorithm=ALGORITHM,
+        context=ATTESTATION_CONTEXT,
+        public_key=key.public_key.to_pem(),
+    )
 
 
 @router.post("/v1/auth/login", tags=["auth"])
