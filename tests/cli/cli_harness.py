@@ -19,7 +19,7 @@ OPERATOR_PASSWORD: Final = "operator-password-for-tests"
 ADMIN_PASSWORD: Final = "admin-password-for-tests"
 SERVED_BACKENDS: Final = ("aer_statevector", "aer_mps")
 UNSERVED_BACKEND: Final = "aer_density_matrix"
-_ID: Final = re.compile(r"\b(ten|prj|usr|job|wrk)_[0-9a-f]{32}\b")
+_ID: Final = re.compile(r"\b(ten|prj|usr|job|wrk|shr)_[0-9a-f]{32}\b")
 
 BELL_QASM2: Final = """OPENQASM 2.0;
 include "qelib1.inc";
