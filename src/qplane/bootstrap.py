@@ -107,6 +107,7 @@ class Platform:
     device_pages: DeviceVerification = field(init=False)
 
     def close(self) -> None:
+        self.key_hierarchy.providers.close()  # log out of HSM and customer tokens
         self.database.dispose()
 
 

@@ -61,6 +61,13 @@ class KeyProviders:
         if callable(validate):
             validate(provider_config)
 
+    def close(self) -> None:
+        """Release what providers hold open (HSM sessions); safe to call twice."""
+        for holder in (*self._by_name.values(), self._customer_managed):
+            close = getattr(holder, "close", None)
+            if callable(close):
+                close()
+
     def named(self, name: str) -> KeyProvider:
         provider = self._by_name.get(name)
         if provider is None:
