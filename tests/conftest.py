@@ -26,6 +26,7 @@ from sqlalchemy import make_url
 
 from qplane.identity import passwords
 from qplane.store import Database
+from tests.requirements import unavailable
 
 #: The server's maintenance database, used to create and drop per-test databases.
 POSTGRES_ADMIN_URL: Final = os.environ.get(
@@ -65,11 +66,8 @@ def _postgres_unreachable() -> str | None:
 
 def _require_postgres() -> None:
     problem = _postgres_unreachable()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: PostgreSQL tests must run, not skip)")
-    pytest.skip(problem)
+    if problem is not None:
+        unavailable(problem, "PostgreSQL tests")
 
 
 #: qplane connects as an ordinary role in tests, as a deployment should: a

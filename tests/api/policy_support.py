@@ -9,6 +9,7 @@ failing one.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from qplane.bootstrap import Platform
 from qplane.store.models_membership import PrincipalGroupRow
-from tests.api.conftest import TenantCtx, enrol_totp, login
+from tests.api.conftest import TenantCtx, enrol_totp, login, with_mfa
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
 
 def qubit_limit_policy(limit: int) -> str:
@@ -130,3 +133,35 @@ def audit_entries(client: TestClient, tenant: TenantCtx, action: str) -> list[di
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def consultant(
+    client: TestClient, platform: Platform, tenant: TenantCtx, operator_headers: dict[str, str]
+) -> tuple[TenantCtx, TenantCtx]:
+    """(admin, consultant) of *tenant* under the shipped consultants-results-only policy.
+
+    A viewer in the ``acme-consultants`` group and a member of the tenant's
+    project; the tenant's admin (given a second factor here) pushed the
+    example policy, which opens results and keeps circuits and logs closed.
+    """
+    admin = with_mfa(client, tenant)
+    example = EXAMPLES / "consultants-results-only"
+    carla = add_user(client, operator_headers, tenant, "carla@acme.test", roles=["viewer"])
+    carla_id = principal_id(client, carla)
+    put_in_group(platform, tenant.tenant_id, carla_id, "acme-consultants")
+    # The group exists now, so the tenant's policies may name it.
+    push(
+        client,
+        admin,
+        {
+            "policies": (example / "policy.cedar").read_text(),
+            "cases": (example / "cases.yaml").read_text(),
+            "reason": "consultants see results only",
+        },
+    )
+    added = client.put(
+        f"/v1/tenants/{tenant.tenant_id}/projects/{tenant.project_id}/members/{carla_id}",
+        headers=admin.headers,
+    )
+    assert added.status_code in (200, 204), added.text
+    return admin, carla

@@ -33,8 +33,11 @@ from qplane.crypto.job_archive import OpenedArchive, open_archive, seal_archive
 from qplane.domain import ids
 from qplane.domain.errors import IntegrityError
 from tests.api.conftest import BELL, InProcessWorker, TenantCtx, with_mfa
-from tests.api.policy_support import add_user, audit_entries, principal_id, push, put_in_group
-from tests.api.test_job_artifacts import EXAMPLES, RUN_LOG, _run
+from tests.api.policy_support import (
+    audit_entries,
+    consultant,
+)
+from tests.api.test_job_artifacts import RUN_LOG, _run
 from tests.api.test_jobs_api import run_leased_job, submit
 
 _ED25519_AT = SIGNATURE_BYTES - 64
@@ -191,25 +194,7 @@ def test_a_consultant_who_reads_results_but_not_circuits_is_refused_an_archive(
     worker: InProcessWorker,
     recipient: HybridKemPrivateKey,
 ) -> None:
-    admin = with_mfa(client, acme)
-    example = EXAMPLES / "consultants-results-only"
-    carla = add_user(client, operator_headers, acme, "carla@acme.test", roles=["viewer"])
-    carla_id = principal_id(client, carla)
-    put_in_group(platform, acme.tenant_id, carla_id, "acme-consultants")
-    push(
-        client,
-        admin,
-        {
-            "policies": (example / "policy.cedar").read_text(),
-            "cases": (example / "cases.yaml").read_text(),
-            "reason": "consultants see results only",
-        },
-    )
-    added = client.put(
-        f"/v1/tenants/{acme.tenant_id}/projects/{acme.project_id}/members/{carla_id}",
-        headers=admin.headers,
-    )
-    assert added.status_code in (200, 204), added.text
+    admin, carla = consultant(client, platform, acme, operator_headers)
     submit(client, acme)
     job_id = _run(client, platform, worker)
     assert client.get(f"/v1/jobs/{job_id}/result", headers=carla.headers).status_code == 200

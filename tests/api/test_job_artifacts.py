@@ -6,7 +6,6 @@ the log; a tenant policy can open one and keep the others closed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -16,12 +15,11 @@ from qplane.bootstrap import Platform
 from qplane.broker.validation import parse_circuit
 from qplane.domain.jobs import MAX_EXECUTION_LOG_BYTES, SourceFormat
 from qplane.identity.workload import sign_result
-from tests.api.conftest import InProcessWorker, TenantCtx, with_mfa
-from tests.api.policy_support import add_user, principal_id, push, put_in_group
+from tests.api.conftest import InProcessWorker, TenantCtx
+from tests.api.policy_support import consultant
 from tests.api.test_encryption_at_rest import copy_artifact
 from tests.api.test_jobs_api import submit
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 RUN_LOG = (
     "2026-11-25T10:00:00.000Z leased backend=aer_statevector\n2026-11-25T10:00:01.000Z completed\n"
 )
@@ -120,26 +118,7 @@ def test_a_consultant_reads_results_but_neither_circuits_nor_logs(
     operator_headers: dict[str, str],
     worker: InProcessWorker,
 ) -> None:
-    admin = with_mfa(client, acme)
-    example = EXAMPLES / "consultants-results-only"
-    carla = add_user(client, operator_headers, acme, "carla@acme.test", roles=["viewer"])
-    carla_id = principal_id(client, carla)
-    put_in_group(platform, acme.tenant_id, carla_id, "acme-consultants")
-    # The group exists now, so the tenant's policies may name it.
-    push(
-        client,
-        admin,
-        {
-            "policies": (example / "policy.cedar").read_text(),
-            "cases": (example / "cases.yaml").read_text(),
-            "reason": "consultants see results only",
-        },
-    )
-    added = client.put(
-        f"/v1/tenants/{acme.tenant_id}/projects/{acme.project_id}/members/{carla_id}",
-        headers=admin.headers,
-    )
-    assert added.status_code in (200, 204), added.text
+    _, carla = consultant(client, platform, acme, operator_headers)
     submit(client, acme)
     job_id = _run(client, platform, worker)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +18,7 @@ from qplane.identity.stepup import MFA_ACR
 from qplane.policy.actor import Actor
 from tests.api.conftest import TenantCtx, with_mfa
 from tests.api.policy_support import (
+    EXAMPLES,
     add_user,
     audit_entries,
     bundle,
@@ -29,8 +29,6 @@ from tests.api.policy_support import (
     require_approval,
     settings,
 )
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
 
 @pytest.fixture
