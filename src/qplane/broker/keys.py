@@ -10,6 +10,8 @@ them: one requests, a different one approves, each with a fresh MFA.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -98,9 +100,7 @@ class KeyService:
         customer_key: dict[str, object] | None = None,
     ) -> RingView:
         """A new KEK version (in the tenant's own token with *customer_key*); audited."""
-        with self._uow() as uow:
-            self._decide(uow, actor, Action.KEY_MANAGE, tenant_id)
-            name = self._ring_name(uow, tenant_id, project_id)
+        with self._managing(actor, tenant_id, project_id) as (uow, name):
             config = None if customer_key is None else _customer_key_config(customer_key)
             if config is not None:
                 self._keys.providers.check_customer_config(config)
@@ -125,9 +125,7 @@ class KeyService:
         self, actor: Actor, tenant_id: str, project_id: str | None = None, *, limit: int = 500
     ) -> int:
         """Move up to *limit* data keys to the ring's newest version now (the sweeper also does)."""
-        with self._uow() as uow:
-            self._decide(uow, actor, Action.KEY_MANAGE, tenant_id)
-            name = self._ring_name(uow, tenant_id, project_id)
+        with self._managing(actor, tenant_id, project_id) as (uow, name):
             moved = self._keys.rewrap(uow, name, limit)
             audit(
                 uow,
@@ -144,9 +142,7 @@ class KeyService:
         self, actor: Actor, tenant_id: str, below_version: int, project_id: str | None = None
     ) -> RingView:
         """Set the minimum decryption version; older versions are erased for good."""
-        with self._uow() as uow:
-            self._decide(uow, actor, Action.KEY_MANAGE, tenant_id)
-            name = self._ring_name(uow, tenant_id, project_id)
+        with self._managing(actor, tenant_id, project_id) as (uow, name):
             retired = self._keys.retire_below(uow, name, below_version)
             audit(
                 uow,
@@ -237,6 +233,15 @@ class KeyService:
         return evidence
 
     # -- helpers ----------------------------------------------------------------
+    @contextmanager
+    def _managing(
+        self, actor: Actor, tenant_id: str, project_id: str | None
+    ) -> Iterator[tuple[UnitOfWork, str]]:
+        """A unit of work in which *actor* may manage the ring of the tenant (or project)."""
+        with self._uow() as uow:
+            self._decide(uow, actor, Action.KEY_MANAGE, tenant_id)
+            yield uow, self._ring_name(uow, tenant_id, project_id)
+
     def _decide(
         self,
         uow: UnitOfWork,
@@ -246,8 +251,7 @@ class KeyService:
         *,
         missing: str = "tenant not found",
     ) -> None:
-        tenant = self._authz.tenant_named(uow, actor, tenant_id)
-        self._authz.authorize(uow, actor, action, tenant, missing=missing)
+        self._authz.authorize_on_tenant(uow, actor, action, tenant_id, missing=missing)
 
     def _ring_name(self, uow: UnitOfWork, tenant_id: str, project_id: str | None) -> str:
         name = ring_name(tenant_id, project_id, self._keys.environment)

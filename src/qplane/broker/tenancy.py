@@ -56,9 +56,7 @@ class TenancyService:
         self, uow: UnitOfWork, actor: Actor, action: Action, tenant_id: str
     ) -> TenantFacts:
         """Authorise *action* on the tenant; another tenant reads as "tenant not found"."""
-        tenant = self._authz.tenant_named(uow, actor, tenant_id)
-        self._authz.authorize(uow, actor, action, tenant, missing="tenant not found")
-        return tenant
+        return self._authz.authorize_on_tenant(uow, actor, action, tenant_id)
 
     def _on_project(
         self, uow: UnitOfWork, actor: Actor, action: Action, tenant_id: str, project_id: str

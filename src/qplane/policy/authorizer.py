@@ -124,6 +124,24 @@ class Authorizer:
             uow.commit()  # keeps the audit entry of an allowed privileged action
         return decision
 
+    def authorize_on_tenant(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        action: Action,
+        tenant_id: str,
+        *,
+        missing: str = "tenant not found",
+    ) -> TenantFacts:
+        """`authorize` *action* on tenant *tenant_id* in the caller's unit of work.
+
+        Returns the tenant as the decision saw it. Another tenant reads
+        exactly like a missing one (*missing*).
+        """
+        tenant = self.tenant_named(uow, actor, tenant_id)
+        self.authorize(uow, actor, action, tenant, missing=missing)
+        return tenant
+
     @staticmethod
     def tenant_named(uow: UnitOfWork, actor: Actor, target: str) -> TenantFacts:
         """The tenant a request names, as the decision sees it.

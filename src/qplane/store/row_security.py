@@ -43,25 +43,40 @@ TENANT_TABLES: Final[dict[str, str]] = {
 }
 
 POLICY: Final = "tenant_isolation"
+PLATFORM_EVENTS: Final = "platform_events"
 _SETTING: Final = "current_setting('qplane.tenant_id', true)"
 
 
-def fence(table: str, column: str) -> list[str]:
+def fence(
+    table: str, column: str, *, claimable: bool = False, platform_writable: bool = False
+) -> list[str]:
     """Statements that confine *table* to the transaction's tenant (none set: unconfined).
 
     An unset custom setting reads as NULL, and as '' once a transaction of
-    the same connection has set and ended it: both mean unconfined.
+    the same connection has set and ended it: both mean unconfined. Rows
+    whose column is NULL belong to no tenant and are hidden from confined
+    transactions, unless *claimable* (a device grant, visible until a tenant
+    approves it). With *platform_writable* a confined transaction may insert
+    such rows but never read them (a probe recorded in the platform chain).
     """
     visible = f"coalesce({_SETTING}, '') = '' OR {column} = {_SETTING}"
-    return [
+    if claimable:
+        visible += f" OR {column} IS NULL"
+    statements = [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY {POLICY} ON {table} USING ({visible})",
     ]
+    if platform_writable:
+        statements.append(
+            f"CREATE POLICY {PLATFORM_EVENTS} ON {table} FOR INSERT WITH CHECK ({column} IS NULL)"
+        )
+    return statements
 
 
 def unfence(table: str) -> list[str]:
     return [
+        f"DROP POLICY IF EXISTS {PLATFORM_EVENTS} ON {table}",
         f"DROP POLICY IF EXISTS {POLICY} ON {table}",
         f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",

@@ -22,6 +22,8 @@ from typing import Final
 
 from alembic import op
 
+from qplane.store.row_security import fence, unfence
+
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -66,35 +68,24 @@ _CLAIMABLE: Final = frozenset({"device_authorizations"})
 #: a refused platform action) in the platform chain, but never read it.
 _PLATFORM_WRITABLE: Final = frozenset({"audit_entries"})
 
-_POLICY: Final = "tenant_isolation"
-_PLATFORM_EVENTS: Final = "platform_events"
-_SETTING: Final = "current_setting('qplane.tenant_id', true)"
-
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, column in TENANT_TABLES.items():
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        # An unset custom setting reads as NULL, and as '' once a transaction
-        # of the same connection has set and ended it: both mean unconfined.
-        visible = f"coalesce({_SETTING}, '') = '' OR {column} = {_SETTING}"
-        if table in _CLAIMABLE:
-            visible += f" OR {column} IS NULL"
-        op.execute(f"CREATE POLICY {_POLICY} ON {table} USING ({visible})")
-        if table in _PLATFORM_WRITABLE:
-            op.execute(
-                f"CREATE POLICY {_PLATFORM_EVENTS} ON {table} FOR INSERT "
-                f"WITH CHECK ({column} IS NULL)"
-            )
+        statements = fence(
+            table,
+            column,
+            claimable=table in _CLAIMABLE,
+            platform_writable=table in _PLATFORM_WRITABLE,
+        )
+        for statement in statements:
+            op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     for table in TENANT_TABLES:
-        op.execute(f"DROP POLICY IF EXISTS {_PLATFORM_EVENTS} ON {table}")
-        op.execute(f"DROP POLICY IF EXISTS {_POLICY} ON {table}")
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+        for statement in unfence(table):
+            op.execute(statement)
