@@ -60,9 +60,6 @@ Security properties:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import textwrap
 from typing import Final, NoReturn, final
 
 from cryptography.hazmat.primitives import hashes
@@ -71,7 +68,18 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from qplane.crypto import _primitives
 from qplane.crypto._aad import encode_aad
-from qplane.crypto.errors import KeyUnavailable
+from qplane.crypto._hybrid_keys import (
+    KEY_ID_BYTES,
+    HybridPublicKey,
+)
+from qplane.crypto._hybrid_keys import VERSION as _VERSION
+from qplane.crypto._hybrid_keys import armor as _armor
+from qplane.crypto._hybrid_keys import check_header as _check_header
+from qplane.crypto._hybrid_keys import check_key_id as _check_key_id
+from qplane.crypto._hybrid_keys import dearmor as _dearmor
+from qplane.crypto._hybrid_keys import decode_private as _decode_private
+from qplane.crypto._hybrid_keys import encode_private as _encode_private
+from qplane.crypto._hybrid_keys import sha3_256 as _sha3_256
 from qplane.crypto.secret_bytes import SecretBytes
 from qplane.domain.errors import IntegrityError
 
@@ -82,7 +90,6 @@ MLKEM_CIPHERTEXT_BYTES: Final = 1088
 X25519_BYTES: Final = 32
 PUBLIC_KEY_BYTES: Final = MLKEM_PUBLIC_KEY_BYTES + X25519_BYTES
 CIPHERTEXT_BYTES: Final = MLKEM_CIPHERTEXT_BYTES + X25519_BYTES
-KEY_ID_BYTES: Final = 32
 
 #: X-Wing's domain-separation label, the ASCII art ``\.//^\``.
 XWING_LABEL: Final = b"\x5c\x2e\x2f\x2f\x5e\x5c"
@@ -90,9 +97,7 @@ XWING_LABEL: Final = b"\x5c\x2e\x2f\x2f\x5e\x5c"
 _KEY_ID_LABEL: Final = "qplane/hybrid-kem/key-id/v1"
 _BOX_KEY_LABEL: Final = "qplane/sealed-box/v1/key"
 _BOX_AAD_LABEL: Final = "qplane/sealed-box/v1"
-_PRIVATE_KEY_AAD_LABEL: Final = "qplane/private-key/v1"
 
-_VERSION: Final = b"\x01"
 _PUBLIC_MAGIC: Final = b"QPKP"
 _PRIVATE_MAGIC: Final = b"QPKS"
 _BOX_MAGIC: Final = b"QPSB"
@@ -102,22 +107,19 @@ _PRIVATE_PEM: Final = "QPLANE HYBRID KEM PRIVATE KEY"
 _BOX_HEADER_BYTES: Final = len(_BOX_MAGIC) + len(_VERSION) + KEY_ID_BYTES + CIPHERTEXT_BYTES
 _BOX_MIN_BYTES: Final = _BOX_HEADER_BYTES + _primitives.NONCE_BYTES + _primitives.TAG_BYTES
 
-# Private-key protection byte: stored in the clear (and authenticated).
-_PLAIN: Final = b"\x00"
-_WRAPPED: Final = b"\x01"
-
 
 @final
-class HybridKemPublicKey:
-    """An X-Wing encapsulation key: anyone may hold it and seal to it."""
+class HybridKemPublicKey(HybridPublicKey):
+    """An X-Wing encapsulation key ``pk_M (1184) || pk_X (32)``: anyone may seal to it."""
 
-    __slots__ = ("_key_id", "_mlkem", "_raw", "_x25519")
+    __slots__ = ("_mlkem", "_x25519")
+    _MAGIC = _PUBLIC_MAGIC
+    _PEM = _PUBLIC_PEM
+    _KEY_ID_LABEL = _KEY_ID_LABEL
+    _WHAT = "hybrid KEM public key"
+    _RAW_BYTES = PUBLIC_KEY_BYTES
 
-    def __init__(self, raw: bytes) -> None:
-        """Adopt the X-Wing encoding ``pk_M || pk_X``; `IntegrityError` if malformed."""
-        raw = bytes(raw)
-        if len(raw) != PUBLIC_KEY_BYTES:
-            raise IntegrityError("hybrid KEM public key is malformed: wrong length")
+    def _adopt(self, raw: bytes) -> None:
         try:
             self._mlkem = mlkem.MLKEM768PublicKey.from_public_bytes(raw[:MLKEM_PUBLIC_KEY_BYTES])
             self._x25519 = x25519.X25519PublicKey.from_public_bytes(raw[MLKEM_PUBLIC_KEY_BYTES:])
@@ -125,53 +127,6 @@ class HybridKemPublicKey:
             x25519.X25519PrivateKey.generate().exchange(self._x25519)
         except ValueError:
             raise IntegrityError("hybrid KEM public key is malformed: invalid component") from None
-        self._raw = raw
-        self._key_id = _sha3_256(encode_aad(_KEY_ID_LABEL, raw))
-
-    @property
-    def raw(self) -> bytes:
-        """The X-Wing encapsulation key ``pk_M (1184) || pk_X (32)``, for interoperation."""
-        return self._raw
-
-    @property
-    def key_id(self) -> bytes:
-        """SHA3-256 over the labelled public key; names the key inside sealed boxes."""
-        return self._key_id
-
-    @property
-    def fingerprint(self) -> str:
-        """`key_id` in hex, for logs and operators."""
-        return self._key_id.hex()
-
-    def to_bytes(self) -> bytes:
-        """``"QPKP" || 0x01 || pk_M || pk_X``."""
-        return _PUBLIC_MAGIC + _VERSION + self._raw
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> HybridKemPublicKey:
-        """Reverse `to_bytes`; `IntegrityError` for anything else."""
-        _check_header(data, _PUBLIC_MAGIC, what="hybrid KEM public key")
-        return cls(data[len(_PUBLIC_MAGIC) + len(_VERSION) :])
-
-    def to_pem(self) -> str:
-        """`to_bytes` as base64 text between BEGIN/END lines."""
-        return _armor(_PUBLIC_PEM, self.to_bytes())
-
-    @classmethod
-    def from_pem(cls, text: str) -> HybridKemPublicKey:
-        """Reverse `to_pem`; `IntegrityError` for anything else."""
-        return cls.from_bytes(_dearmor(_PUBLIC_PEM, text, what="hybrid KEM public key"))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HybridKemPublicKey):
-            return NotImplemented
-        return self._raw == other._raw
-
-    def __hash__(self) -> int:
-        return hash(self._raw)
-
-    def __repr__(self) -> str:
-        return f"HybridKemPublicKey(key_id={self.fingerprint[:16]}…)"
 
 
 @final
@@ -356,99 +311,3 @@ def _box_key(shared: SecretBytes, header: bytes) -> SecretBytes:
 
 def _box_aad(header: bytes, aad: bytes) -> bytes:
     return encode_aad(_BOX_AAD_LABEL, header, aad)
-
-
-# --- Serialisation helpers, shared with `qplane.crypto.hybrid_signature`. ---
-
-
-def _encode_private(
-    magic: bytes, key_id: bytes, secret: SecretBytes, wrapping_key: SecretBytes | None
-) -> bytes:
-    """``magic || 0x01 || protection || key_id (32) || body``.
-
-    Protection 0x00: body is the secret. Protection 0x01: body is
-    ``nonce (12) || AES-256-GCM(wrapping_key, secret)`` with AAD
-    ``encode_aad("qplane/private-key/v1", magic || 0x01 || 0x01 || key_id)``,
-    so a wrapped key cannot be relabelled as another key or another type.
-    """
-    if wrapping_key is None:
-        return magic + _VERSION + _PLAIN + key_id + secret.reveal()
-    header = magic + _VERSION + _WRAPPED + key_id
-    nonce, ciphertext = _primitives.encrypt(
-        wrapping_key, secret.reveal(), encode_aad(_PRIVATE_KEY_AAD_LABEL, header)
-    )
-    return header + nonce + ciphertext
-
-
-def _decode_private(
-    magic: bytes,
-    data: bytes,
-    secret_len: int,
-    wrapping_key: SecretBytes | None,
-    *,
-    what: str,
-) -> tuple[bytes, SecretBytes]:
-    """Reverse `_encode_private`; returns ``(key_id, secret)``."""
-    _check_header(data, magic, what=what)
-    at = len(magic) + len(_VERSION)
-    protection, key_id = data[at : at + 1], data[at + 1 : at + 1 + KEY_ID_BYTES]
-    body = data[at + 1 + KEY_ID_BYTES :]
-    if protection == _PLAIN:
-        if wrapping_key is not None:
-            raise IntegrityError(f"{what} failed to verify: expected an encrypted key")
-        if len(key_id) != KEY_ID_BYTES or len(body) != secret_len:
-            raise IntegrityError(f"{what} failed to verify: wrong length")
-        return key_id, SecretBytes(body)
-    if protection != _WRAPPED:
-        raise IntegrityError(f"{what} failed to verify: unknown protection")
-    if wrapping_key is None:
-        raise KeyUnavailable(f"the {what} is encrypted and no wrapping key was given")
-    expected = _primitives.NONCE_BYTES + secret_len + _primitives.TAG_BYTES
-    if len(key_id) != KEY_ID_BYTES or len(body) != expected:
-        raise IntegrityError(f"{what} failed to verify: wrong length")
-    header = data[: at + 1 + KEY_ID_BYTES]
-    nonce, ciphertext = body[: _primitives.NONCE_BYTES], body[_primitives.NONCE_BYTES :]
-    secret = _primitives.decrypt(
-        wrapping_key, nonce, ciphertext, encode_aad(_PRIVATE_KEY_AAD_LABEL, header), what=what
-    )
-    return key_id, SecretBytes(secret)
-
-
-def _check_header(data: bytes, magic: bytes, *, what: str) -> None:
-    if data[: len(magic)] != magic:
-        raise IntegrityError(f"{what} failed to verify: not a {what}")
-    version = data[len(magic) : len(magic) + 1]
-    if version != _VERSION:
-        shown = version[0] if version else "missing"
-        raise IntegrityError(f"{what} failed to verify: unsupported format version {shown}")
-
-
-def _check_key_id(actual: bytes, expected: bytes, *, what: str) -> None:
-    if actual != expected:
-        raise IntegrityError(f"{what} failed to verify: it belongs to another key")
-
-
-def _armor(label: str, data: bytes) -> str:
-    body = "\n".join(textwrap.wrap(base64.b64encode(data).decode("ascii"), 64))
-    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
-
-
-def _dearmor(label: str, text: str, *, what: str) -> bytes:
-    lines = text.strip().splitlines()
-    if (
-        len(lines) < 3
-        or lines[0] != f"-----BEGIN {label}-----"
-        or lines[-1] != f"-----END {label}-----"
-    ):
-        raise IntegrityError(f"{what} failed to verify: not a {label} block")
-    try:
-        return base64.b64decode("".join(lines[1:-1]), validate=True)
-    except (binascii.Error, ValueError):
-        raise IntegrityError(f"{what} failed to verify: invalid base64") from None
-
-
-def _sha3_256(*parts: bytes) -> bytes:
-    digest = hashes.Hash(hashes.SHA3_256())
-    for part in parts:
-        digest.update(part)
-    return digest.finalize()

@@ -46,16 +46,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 
 from qplane.crypto._aad import encode_aad
-from qplane.crypto.hybrid_kem import (
-    KEY_ID_BYTES,
-    _armor,
-    _check_header,
-    _check_key_id,
-    _dearmor,
-    _decode_private,
-    _encode_private,
-    _sha3_256,
-)
+from qplane.crypto._hybrid_keys import KEY_ID_BYTES, HybridPublicKey
+from qplane.crypto._hybrid_keys import VERSION as _VERSION
+from qplane.crypto._hybrid_keys import armor as _armor
+from qplane.crypto._hybrid_keys import check_header as _check_header
+from qplane.crypto._hybrid_keys import check_key_id as _check_key_id
+from qplane.crypto._hybrid_keys import dearmor as _dearmor
+from qplane.crypto._hybrid_keys import decode_private as _decode_private
+from qplane.crypto._hybrid_keys import encode_private as _encode_private
 from qplane.crypto.secret_bytes import SecretBytes
 from qplane.domain.errors import IntegrityError
 
@@ -69,7 +67,6 @@ MAX_CONTEXT_BYTES: Final = 255
 COMPOSITE_LABEL: Final = "qplane/hybrid-signature/MLDSA65-Ed25519-SHA512/v1"
 _KEY_ID_LABEL: Final = "qplane/hybrid-signature/key-id/v1"
 
-_VERSION: Final = b"\x01"
 _PUBLIC_MAGIC: Final = b"QPSP"
 _PRIVATE_MAGIC: Final = b"QPSS"
 _SIGNATURE_MAGIC: Final = b"QPSG"
@@ -82,16 +79,17 @@ SIGNATURE_BYTES: Final = _SIGNATURE_HEADER_BYTES + MLDSA_SIGNATURE_BYTES + ED255
 
 
 @final
-class HybridSignaturePublicKey:
-    """A composite verification key: ML-DSA-65 and Ed25519 public keys."""
+class HybridSignaturePublicKey(HybridPublicKey):
+    """A composite verification key ``pk_mldsa (1952) || pk_ed25519 (32)``."""
 
-    __slots__ = ("_ed25519", "_key_id", "_mldsa", "_raw")
+    __slots__ = ("_ed25519", "_mldsa")
+    _MAGIC = _PUBLIC_MAGIC
+    _PEM = _PUBLIC_PEM
+    _KEY_ID_LABEL = _KEY_ID_LABEL
+    _WHAT = "hybrid signature public key"
+    _RAW_BYTES = PUBLIC_KEY_BYTES
 
-    def __init__(self, raw: bytes) -> None:
-        """Adopt ``pk_mldsa (1952) || pk_ed25519 (32)``; `IntegrityError` if malformed."""
-        raw = bytes(raw)
-        if len(raw) != PUBLIC_KEY_BYTES:
-            raise IntegrityError("hybrid signature public key is malformed: wrong length")
+    def _adopt(self, raw: bytes) -> None:
         try:
             self._mldsa = mldsa.MLDSA65PublicKey.from_public_bytes(raw[:MLDSA_PUBLIC_KEY_BYTES])
             self._ed25519 = ed25519.Ed25519PublicKey.from_public_bytes(raw[MLDSA_PUBLIC_KEY_BYTES:])
@@ -99,53 +97,6 @@ class HybridSignaturePublicKey:
             raise IntegrityError(
                 "hybrid signature public key is malformed: invalid component"
             ) from None
-        self._raw = raw
-        self._key_id = _sha3_256(encode_aad(_KEY_ID_LABEL, raw))
-
-    @property
-    def raw(self) -> bytes:
-        """``pk_mldsa || pk_ed25519``, the order the composite drafts use."""
-        return self._raw
-
-    @property
-    def key_id(self) -> bytes:
-        """SHA3-256 over the labelled public key; carried in every signature."""
-        return self._key_id
-
-    @property
-    def fingerprint(self) -> str:
-        """`key_id` in hex, for logs and operators."""
-        return self._key_id.hex()
-
-    def to_bytes(self) -> bytes:
-        """``"QPSP" || 0x01 || pk_mldsa || pk_ed25519``."""
-        return _PUBLIC_MAGIC + _VERSION + self._raw
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> HybridSignaturePublicKey:
-        """Reverse `to_bytes`; `IntegrityError` for anything else."""
-        _check_header(data, _PUBLIC_MAGIC, what="hybrid signature public key")
-        return cls(data[len(_PUBLIC_MAGIC) + len(_VERSION) :])
-
-    def to_pem(self) -> str:
-        """`to_bytes` as base64 text between BEGIN/END lines."""
-        return _armor(_PUBLIC_PEM, self.to_bytes())
-
-    @classmethod
-    def from_pem(cls, text: str) -> HybridSignaturePublicKey:
-        """Reverse `to_pem`; `IntegrityError` for anything else."""
-        return cls.from_bytes(_dearmor(_PUBLIC_PEM, text, what="hybrid signature public key"))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HybridSignaturePublicKey):
-            return NotImplemented
-        return self._raw == other._raw
-
-    def __hash__(self) -> int:
-        return hash(self._raw)
-
-    def __repr__(self) -> str:
-        return f"HybridSignaturePublicKey(key_id={self.fingerprint[:16]}…)"
 
 
 @final
