@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from qplane.audit.platform_access import PlatformAuditAccess
+from qplane.audit.retention import AuditRetention
 from qplane.audit.service import AuditService
+from qplane.audit.signing import CheckpointKeys
 from qplane.backends.catalogue import BackendCatalogue, default_catalogue
 from qplane.broker.archives import ArchiveService
 from qplane.broker.dispatch import DispatchService
@@ -87,6 +91,9 @@ class Platform:
     workers: WorkerRegistry
     sweeper: Sweeper
     audit: AuditService
+    #: A tenant's own log as a file it can verify offline (JSON Lines or OCSF).
+    #: Operators' reads: the platform's log, and a tenant's under break-glass only.
+    platform_audit: PlatformAuditAccess
     browser_sessions: BrowserSessions
     #: One engine for the process: it caches compiled policy sets per tenant version.
     policy_engine: PolicyEngine
@@ -153,6 +160,12 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     policy_engine = PolicyEngine()
     active_policies = ActivePolicies(database, policy_engine)
     authorizer = Authorizer(policy_engine, database, active_policies)
+    audit_log = AuditService(
+        database,
+        CheckpointKeys.load_or_create(
+            settings.key_dir, settings.audit_origin, post_quantum=settings.audit_post_quantum
+        ),
+    )
     api_keys = ApiKeyService(
         database,
         enabled=settings.api_keys_enabled,
@@ -247,8 +260,17 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             work,
             refresh_token_ttl_s=settings.refresh_token_ttl_s,
             keys=keyring,
+            checkpoints=audit_log.sign_grown,
+            checkpoint_interval_s=settings.audit_checkpoint_interval_s,
+            audit_retention=AuditRetention(database, settings.audit_retention_days).prune,
         ),
-        audit=AuditService(database, authorizer=authorizer),
+        audit=audit_log,
+        platform_audit=PlatformAuditAccess(
+            database,
+            audit_log,
+            authorizer=authorizer,
+            max_ttl=timedelta(seconds=settings.break_glass_max_ttl_s),
+        ),
         browser_sessions=browser_sessions,
         policy_engine=policy_engine,
         active_policies=active_policies,

@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 1.0
     retention_days: float = 30.0
 
+    #: The audit logs' checkpoint origin (each log's is ``<origin>/audit/<log>``).
+    audit_origin: str = "qplane.local"
+    #: How often the sweeper signs a checkpoint of every log that grew.
+    audit_checkpoint_interval_s: float = 60.0
+    #: Add a composite ML-DSA-65 + Ed25519 signature to every checkpoint.
+    audit_post_quantum: bool = True
+    #: How long audit entries are kept: far longer than the artifacts they describe.
+    audit_retention_days: float = 7 * 365.25
+    #: The longest break-glass elevation an operator may ask for (the default is 1 h).
+    break_glass_max_ttl_s: int = Field(default=4 * 3600, ge=60, le=24 * 3600)
+
     sandbox_cpu_seconds: int = 120
     sandbox_memory_mb: int = 4096
 

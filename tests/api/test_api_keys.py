@@ -83,7 +83,7 @@ def test_key_acts_in_its_project_and_every_use_is_audited(
     assert job.status_code == 201, job.text
     assert client.get(f"/v1/jobs/{job.json()['id']}", headers=headers).status_code == 200
     with platform.database.unit_of_work() as uow:
-        uses = [e for e in uow.audit.chain(acme.tenant_id) if e.action == "api_key.use"]
+        uses = [e for e in uow.audit.entries(acme.tenant_id) if e.action == "api_key.use"]
     assert len(uses) == 2
     assert {e.target for e in uses} == {acme.project_id}
 
@@ -174,5 +174,5 @@ def test_wrong_keys_are_refused_and_audited(
     response = client.get("/v1/backends", headers={"Authorization": f"Bearer {mangle(key)}"})
     assert (response.status_code, response.json()["detail"]) == (401, "api key invalid")
     with platform.database.unit_of_work() as uow:
-        last = list(uow.audit.chain("platform"))[-1]
+        last = list(uow.audit.entries("platform"))[-1]
     assert (last.action, last.detail) == ("GET /v1/backends", "api key invalid")

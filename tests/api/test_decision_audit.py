@@ -11,7 +11,7 @@ from tests.api.conftest import BELL, TenantCtx, login, with_mfa
 
 def _chain(platform: Platform, chain: str) -> list[AuditEntry]:
     with platform.database.unit_of_work() as uow:
-        return list(uow.audit.chain(chain))
+        return list(uow.audit.entries(chain))
 
 
 def test_a_denied_decision_names_the_policies_that_decided_it(

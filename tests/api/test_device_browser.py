@@ -69,9 +69,9 @@ def _signed_in(browser: TestClient, user_code: str, email: str, code: str = "") 
 def _denials(platform: Platform, tenant_id: str | None) -> list[str]:
     with platform.database.unit_of_work() as uow:
         if tenant_id is None:
-            entries = list(uow.audit.chain("platform"))
+            entries = list(uow.audit.entries("platform"))
         else:
-            query = AuditQuery(tenant_id=tenant_id, outcome=Outcome.DENIED)
+            query = AuditQuery(log=tenant_id, outcome=Outcome.DENIED)
             entries = uow.audit.search(query, 200, None).items
     return [f"{e.action}: {e.detail}" for e in entries if e.outcome is Outcome.DENIED]
 
@@ -112,7 +112,7 @@ def test_the_browser_sign_in_keeps_no_session_of_its_own(
 
     assert _live_refresh_tokens(platform, acme.tenant_id) == before
     with platform.database.unit_of_work() as uow:
-        entries = uow.audit.search(AuditQuery(tenant_id=acme.tenant_id), 200, None).items
+        entries = uow.audit.search(AuditQuery(log=acme.tenant_id), 200, None).items
     assert any(e.action == "revocation.token" for e in entries)
     assert set(client.cookies.keys()) == {"qplane-device"}  # the browser holds no token
 

@@ -15,9 +15,8 @@ from fastapi.testclient import TestClient
 from joserfc import jws
 from joserfc.jwk import ECKey
 
-from qplane.audit.chain import PLATFORM_CHAIN
 from qplane.bootstrap import Platform
-from qplane.domain.audit import AuditEntry, Outcome
+from qplane.domain.audit import PLATFORM_LOG, AuditEntry, Outcome
 from qplane.identity.dpop import REGISTRY, access_token_hash
 from qplane.sdk.dpop import DPoPKey
 from tests.api.conftest import TenantCtx
@@ -45,7 +44,7 @@ def _bound_token(client: TestClient, acme: TenantCtx, issuer: ExternalIssuer, ke
 def _denied_requests(platform: Platform) -> list[AuditEntry]:
     """401s happen before anyone is known, so they are audited on the platform chain."""
     with platform.database.unit_of_work() as uow:
-        return [e for e in uow.audit.chain(PLATFORM_CHAIN) if e.outcome is Outcome.DENIED]
+        return [e for e in uow.audit.entries(PLATFORM_LOG) if e.outcome is Outcome.DENIED]
 
 
 def _assert_refused(response: Any, reason: str) -> None:

@@ -55,7 +55,7 @@ def test_an_admin_puts_a_user_in_a_group_seen_on_the_next_request(
     assert removed.status_code == 204
     assert client.get("/v1/me", headers=headers).json()["groups"] == []
     with platform.database.unit_of_work() as uow:
-        actions = [e.action for e in uow.audit.chain(acme.tenant_id)]
+        actions = [e.action for e in uow.audit.entries(acme.tenant_id)]
     assert {"group.member.add", "group.member.remove"} <= set(actions)
 
 

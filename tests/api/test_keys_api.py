@@ -123,12 +123,12 @@ def test_rotation_then_rewrap_moves_data_keys_without_touching_payloads(
     new_job = _run(client, platform, acme, worker)
     assert _stored(platform, new_job)[1] == 2  # new writes use the new version at once
     assert _stored(platform, old_job)[1] == 1
-    # The old job's circuit and result, and the admin's sealed TOTP secret.
-    assert _keys(client, acme)[0]["pending_rewrap"] == 3
+    # The old job's circuit and result, the admin's sealed TOTP secret, the audit key.
+    assert _keys(client, acme)[0]["pending_rewrap"] == 4
 
     moved = _post(client, admin, "rewrap", {})
 
-    assert moved.json() == {"rewrapped": 3}
+    assert moved.json() == {"rewrapped": 4}
     after = _stored(platform, old_job)
     assert (after[0], after[1]) == (before[0], 2)
     assert after[2] != before[2]  # a new wrapping of the same data key …
@@ -146,11 +146,11 @@ def test_the_sweeper_rewraps_in_the_background(
     job_id = _run(client, platform, acme, worker)
     _post(client, admin, "rotate", {})
 
-    assert platform.sweeper.rewrap_keys() == 3
+    assert platform.sweeper.rewrap_keys() == 4  # circuit, result, TOTP secret, audit key
 
     assert _stored(platform, job_id)[1] == 2
     assert (
-        "3 data keys rewrapped in the background" in _audit(client, acme, "key.rewrap")[0]["detail"]
+        "4 data keys rewrapped in the background" in _audit(client, acme, "key.rewrap")[0]["detail"]
     )
     assert platform.sweeper.rewrap_keys() == 0
 
@@ -165,7 +165,7 @@ def test_retiring_old_versions_waits_for_the_rewrap_and_then_refuses_replays(
 
     early = _post(client, admin, "retire", {"below_version": 2})
     assert early.status_code == 409
-    assert early.json()["pending"] == 3
+    assert early.json()["pending"] == 4
 
     _post(client, admin, "rewrap", {})
     retired = _post(client, admin, "retire", {"below_version": 2})
@@ -247,7 +247,8 @@ def test_a_crypto_shred_takes_two_operators_and_leaves_nothing_that_decrypts(
 
     assert approved.status_code == 200, approved.text
     evidence = approved.json()
-    assert (evidence["destroyed_versions"], evidence["unrecoverable_values"]) == ([1], 2)
+    # The job's circuit and result, and the tenant's audit key.
+    assert (evidence["destroyed_versions"], evidence["unrecoverable_values"]) == ([1], 3)
     gone = client.get(f"/v1/jobs/{job_id}/result", headers=acme.headers)
     assert gone.status_code == 503
     assert "crypto-shredded" in gone.json()["detail"]
@@ -261,7 +262,7 @@ def test_a_crypto_shred_takes_two_operators_and_leaves_nothing_that_decrypts(
     assert again.status_code == 409
     shreds = _audit(client, acme, "key.shred")
     assert len(shreds) == 1
-    assert "2 sealed values now unrecoverable" in shreds[0]["detail"]
+    assert "3 sealed values now unrecoverable" in shreds[0]["detail"]
     assert "offboarding, contract ended" in shreds[0]["detail"]
 
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qplane.api.app import create_app
-from qplane.audit.chain import PLATFORM_CHAIN
 from qplane.bootstrap import Platform, build_platform
 from qplane.config import Settings
+from qplane.domain.audit import PLATFORM_LOG
 from tests.api.conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD
 from tests.api.two_servers import another_server
 
@@ -48,7 +48,7 @@ def _platform_denials(platform: Platform) -> list[str]:
     with platform.database.unit_of_work() as uow:
         return [
             entry.detail or ""
-            for entry in uow.audit.chain(PLATFORM_CHAIN)
+            for entry in uow.audit.entries(PLATFORM_LOG)
             if entry.action == "auth.login" and entry.outcome.value == "denied"
         ]
 

@@ -59,7 +59,7 @@ def test_the_decision_and_its_determining_policies_are_explained(
     assert inside["decision"] == "allow"
     assert inside["policy_ids"] == ["baseline.role.member"]
     with platform.database.unit_of_work() as uow:
-        assert "policy.explain" in [e.action for e in uow.audit.chain(acme.tenant_id)]
+        assert "policy.explain" in [e.action for e in uow.audit.entries(acme.tenant_id)]
 
 
 def test_a_hypothetical_without_a_second_factor_shows_the_step_up_rule(

@@ -89,7 +89,7 @@ def test_an_admin_grants_and_revokes_membership_with_effect_on_the_next_request(
     assert again.status_code == 404
 
     with platform.database.unit_of_work() as uow:
-        actions = [e.action for e in uow.audit.chain(acme.tenant_id)]
+        actions = [e.action for e in uow.audit.entries(acme.tenant_id)]
     assert "project.member.add" in actions
     assert "project.member.remove" in actions
 

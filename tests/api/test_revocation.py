@@ -50,7 +50,7 @@ def _revoke(client: TestClient, headers: dict[str, str], scope: str, id_: str | 
 
 def _tenant_actions(platform: Platform, tenant_id: str) -> list[str]:
     with platform.database.unit_of_work() as uow:
-        return [entry.action for entry in uow.audit.chain(tenant_id)]
+        return [entry.action for entry in uow.audit.entries(tenant_id)]
 
 
 def test_tenant_admin_revokes_a_member_everywhere(

@@ -23,9 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from joserfc import jwt
 
-from qplane.audit.chain import PLATFORM_CHAIN
 from qplane.bootstrap import Platform
-from qplane.domain.audit import AuditEntry, Outcome
+from qplane.domain.audit import PLATFORM_LOG, AuditEntry, Outcome
 from qplane.identity import _jose
 from qplane.identity.signing import SigningKeys
 from qplane.identity.tokens import TokenIssuer
@@ -234,7 +233,7 @@ def kit(client: TestClient, platform: Platform, acme: TenantCtx) -> AttackKit:
 
 def _platform_chain(platform: Platform) -> list[AuditEntry]:
     with platform.database.unit_of_work() as uow:
-        return list(uow.audit.chain(PLATFORM_CHAIN))
+        return list(uow.audit.entries(PLATFORM_LOG))
 
 
 def _send(client: TestClient, probe: Probe) -> Any:
@@ -269,7 +268,7 @@ def test_refresh_reuse_also_ends_the_legitimate_session(kit: AttackKit) -> None:
     again = kit.client.post("/v1/auth/token", data={**form, "refresh_token": newer})
     assert again.status_code == 401
     with kit.platform.database.unit_of_work() as uow:
-        tenant_chain = list(uow.audit.chain(kit.victim.tenant_id))
+        tenant_chain = list(uow.audit.entries(kit.victim.tenant_id))
     assert any(e.action == "auth.session.revoke" for e in tenant_chain)
 
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from qplane.audit.chain import PLATFORM_CHAIN
 from qplane.bootstrap import Platform
 from qplane.cli.main import app as cli_app
+from qplane.domain.audit import PLATFORM_LOG
 from qplane.domain.clock import utcnow
 from qplane.domain.errors import Unauthenticated
 from qplane.identity.workload import WorkerKey, make_client_assertion
@@ -49,7 +49,7 @@ def _platform_events(platform: Platform) -> list[tuple[str, str, str | None]]:
     with platform.database.unit_of_work() as uow:
         return [
             (entry.action, entry.outcome.value, entry.detail)
-            for entry in uow.audit.chain(PLATFORM_CHAIN)
+            for entry in uow.audit.entries(PLATFORM_LOG)
         ]
 
 

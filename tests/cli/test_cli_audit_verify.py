@@ -1,4 +1,4 @@
-"""`qplane audit verify` on the server names the first broken entry of any chain."""
+"""`qplane audit verify` on the server names the first broken entry of any log."""
 
 from __future__ import annotations
 
@@ -49,10 +49,10 @@ def test_an_edited_entry_is_named_and_fails_the_command(tmp_path: Path) -> None:
     platform = build_platform(Settings(data_dir=tmp_path))
     with platform.database.engine.begin() as conn:
         conn.execute(
-            text("UPDATE audit_entries SET target = 'prj_forged' WHERE chain = :c AND seq = 2"),
+            text("UPDATE audit_entries SET target = 'prj_forged' WHERE log = :c AND idx = 2"),
             {"c": tenant_id},
         )
     platform.close()
     code, output = _verify(tmp_path)
     assert code != 0
-    assert f"audit chain {tenant_id} is broken at entry 2" in " ".join(output.split())
+    assert f"audit log {tenant_id} is broken at entry 2" in " ".join(output.split())

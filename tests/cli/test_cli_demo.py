@@ -37,7 +37,7 @@ def test_demo_proves_isolation_and_exits_zero(tmp_path: Path) -> None:
     assert all("identical to an object that does not exist" in line for line in refusals)
     assert {line.split(":")[0][2:] for line in refusals} == {"acme → globex", "globex → acme"}
     assert "isolation holds: 10/10 probes refused with 404" in out
-    assert "audit chains intact: 3/3" in out
+    assert "audit logs intact: 3/3" in out
     assert "BROKEN" not in out
     assert (data_dir / "qplane.db").exists()  # it used the data dir it was given
 

@@ -130,7 +130,7 @@ def test_jobs_table_keeps_full_job_ids_on_a_narrow_terminal() -> None:
 
 def test_text_from_the_api_is_shown_literally_never_as_markup() -> None:
     entry = {
-        "seq": 1,
+        "index": 1,
         "at": "2025-03-01T10:00:00+00:00",
         "action": "job.rejected",
         "outcome": "denied",

@@ -159,10 +159,11 @@ class MemoryUnitOfWork:
         self.artifacts = MemorySealedStore()
         self.oidc_providers = MemorySealedStore()
         self.mfa = MemorySealedStore()
+        self.audit_keys = MemorySealedStore()
         self.commits = 0
 
     def sealed_stores(self) -> tuple[MemorySealedStore, ...]:
-        return (self.artifacts, self.oidc_providers, self.mfa)
+        return (self.artifacts, self.oidc_providers, self.mfa, self.audit_keys)
 
     def __enter__(self) -> MemoryUnitOfWork:
         return self

@@ -151,7 +151,7 @@ def test_wrong_codes_of_either_kind_are_limited_in_a_window_even_before_the_lock
     assert 0 < refused.value.extensions["retry_after_s"] <= 900
     with database.unit_of_work() as uow:
         assert uow.mfa.unused_recovery_codes(alice.id) == 10  # the refused code is not spent
-        details = [entry.detail for entry in uow.audit.chain(alice.tenant_id or "")]
+        details = [entry.detail for entry in uow.audit.entries(alice.tenant_id or "")]
     assert "too many wrong second-factor codes; try again later" in details
     clock.now += 900
     assert mfa.verify_second_factor(alice, totp=totp.at(clock.now)) == "otp"

@@ -64,7 +64,7 @@ def alice(database: Database) -> Principal:
 
 def _audit_actions(database: Database, tenant_id: str) -> list[tuple[str, Outcome]]:
     with database.unit_of_work() as uow:
-        return [(e.action, e.outcome) for e in uow.audit.chain(tenant_id)]
+        return [(e.action, e.outcome) for e in uow.audit.entries(tenant_id)]
 
 
 def test_start_issues_a_profiled_access_token_and_an_opaque_refresh_token(

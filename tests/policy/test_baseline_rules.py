@@ -309,6 +309,7 @@ def test_a_tenant_admin_acts_in_every_project_of_the_tenant(engine: PolicyEngine
 # --- role grants: the documented role table --------------------------------------------
 
 _ADMIN = frozenset({Role.TENANT_ADMIN})
+_AUDIT = frozenset({Role.TENANT_ADMIN, Role.AUDITOR})
 _WRITERS = frozenset({Role.TENANT_ADMIN, Role.MEMBER})
 _READERS = frozenset({Role.TENANT_ADMIN, Role.MEMBER, Role.VIEWER})
 
@@ -329,7 +330,7 @@ ROLE_TABLE: dict[Action, frozenset[Role]] = {
     Action.JOB_LIST: _READERS,
     Action.JOB_CANCEL: _WRITERS,
     Action.ARTIFACT_READ: _READERS,
-    Action.AUDIT_READ: _ADMIN,
+    Action.AUDIT_READ: _AUDIT,
     Action.TRUST_POLICY_READ: _ADMIN,
     Action.TRUST_POLICY_MANAGE: _ADMIN,
     Action.IDP_READ: _ADMIN,
@@ -355,7 +356,7 @@ def _resource_for(action: Action) -> ResourceLike:
 
 
 @pytest.mark.parametrize("action", list(ROLE_TABLE))
-@pytest.mark.parametrize("role", [Role.TENANT_ADMIN, Role.MEMBER, Role.VIEWER])
+@pytest.mark.parametrize("role", [Role.TENANT_ADMIN, Role.MEMBER, Role.VIEWER, Role.AUDITOR])
 def test_role_grants_match_the_role_table(engine: PolicyEngine, action: Action, role: Role) -> None:
     request: AccessRequest = ask(
         person("pat", role.value), action, _resource_for(action), auth=FRESH_MFA

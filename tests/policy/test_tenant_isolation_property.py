@@ -41,7 +41,7 @@ PERMIT_ALL = ENGINE.load_tenant_policies(
     GLOBEX.id, '@id("everything")\npermit (principal, action, resource);\n'
 )
 
-roles = st.frozensets(st.sampled_from(["tenant_admin", "member", "viewer", "operator"]))
+roles = st.frozensets(st.sampled_from(["tenant_admin", "member", "viewer", "auditor", "operator"]))
 groups = st.lists(
     st.sampled_from(["approvers", "physics", "ops"]).map(lambda g: GroupFacts(g, ACME.id)),
     max_size=3,

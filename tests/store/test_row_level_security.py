@@ -159,18 +159,17 @@ def test_a_platform_event_can_be_written_from_a_tenant_but_not_read(world: World
     with tenant_scope.confined_to(world.a.tenant.id), world.db.unit_of_work() as uow:
         cast(SqlUnitOfWork, uow).session.execute(
             text(
-                "INSERT INTO audit_entries (chain, seq, at, action, outcome, tenant_id,"
-                " prev_hash, entry_hash) VALUES ('rls-test', 1, now(), 'probe', 'denied',"
-                " NULL, :h, :h)"
+                "INSERT INTO audit_entries (log, idx, at, clock, action, outcome, tenant_id,"
+                " policy_ids, correlations) VALUES ('rls-test', 0, now(), 'test', 'probe',"
+                " 'denied', NULL, '[]', '{}')"
             ),
-            {"h": "0" * 64},
         )
         uow.commit()
-        seen = _sql(uow, "SELECT count(*) FROM audit_entries WHERE chain = 'rls-test'")
+        seen = _sql(uow, "SELECT count(*) FROM audit_entries WHERE log = 'rls-test'")
 
     assert seen[0][0] == 0
     with world.db.unit_of_work() as uow:
-        assert _sql(uow, "SELECT count(*) FROM audit_entries WHERE chain = 'rls-test'")[0][0] == 1
+        assert _sql(uow, "SELECT count(*) FROM audit_entries WHERE log = 'rls-test'")[0][0] == 1
 
 
 def _protected_tables(connection: Connection) -> dict[str, tuple[bool, bool]]:

@@ -15,6 +15,7 @@ PUBLIC: Final[frozenset[tuple[str, str]]] = frozenset(
         ("GET", "/readyz"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/v1/attestation-key"),  # the public key that verifies result attestations
+        ("GET", "/v1/audit/keys"),  # the verifier keys tenants pin to check checkpoints
         ("POST", "/v1/auth/login"),
         ("POST", "/v1/auth/token"),  # the refresh token (or other grant) is the credential
         ("POST", "/internal/v1/token"),  # a worker's signed assertion is its credential

@@ -251,34 +251,6 @@ class BackendOut(BaseModel):
         )
 
 
-class AuditEntryOut(BaseModel):
-    chain: str
-    seq: int
-    at: datetime
-    action: str
-    outcome: str
-    tenant_id: str | None
-    actor_id: str | None
-    target: str | None
-    request_id: str | None
-    detail: str | None
-    prev_hash: str
-    entry_hash: str
-
-
-class AuditPage(BaseModel):
-    items: list[AuditEntryOut]
-    next_cursor: str | None
-
-
-class ChainReportOut(BaseModel):
-    chain: str
-    entries: int
-    ok: bool
-    first_bad_seq: int | None
-    problem: str | None
-
-
 class WorkerRegister(Strict):
     name: str = Field(max_length=63)
     public_jwk: str = Field(max_length=2048)

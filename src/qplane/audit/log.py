@@ -2,37 +2,40 @@
 
 from __future__ import annotations
 
-from qplane.audit.chain import GENESIS_HASH, chain_for, entry_hash
-from qplane.domain.audit import AuditEntry, AuditEvent
+import os
+from dataclasses import fields
+
+from qplane.audit.clock import ClockSource
+from qplane.audit.entry import entry_leaf
+from qplane.audit.merkle_tree import CompactRange
+from qplane.domain.audit import AuditEntry, AuditEvent, LogHead, log_for
 from qplane.domain.clock import utcnow
 from qplane.domain.ports import UnitOfWork
 
+#: The clock every entry names (``QPLANE_AUDIT_CLOCK_SOURCE`` overrides the kernel's).
+CLOCK = ClockSource(os.environ.get("QPLANE_AUDIT_CLOCK_SOURCE") or None)
+
 
 def record(uow: UnitOfWork, event: AuditEvent) -> AuditEntry:
-    """Append *event* to its chain within *uow*'s transaction.
+    """Append *event* as the next leaf of its log within *uow*'s transaction.
 
     The entry commits or rolls back together with the change it describes:
     there is no state change without its record, and no record of a change
-    that did not happen. Locking the chain head serialises appenders, so two
-    transactions can never both extend the same predecessor.
+    that did not happen. Locking the log's head serialises appenders, so
+    two transactions can never take the same leaf index; the head carries
+    the tree's right border, so an append hashes O(1) nodes amortised and
+    reads nothing else.
     """
-    chain = chain_for(event.tenant_id)
-    head = uow.audit.head_for_update(chain)
-    seq, prev_hash = (head[0] + 1, head[1]) if head is not None else (1, GENESIS_HASH)
-    at = utcnow()
-    entry = AuditEntry(
-        seq=seq,
-        chain=chain,
-        at=at,
-        action=event.action,
-        outcome=event.outcome,
-        tenant_id=event.tenant_id,
-        actor_id=event.actor_id,
-        target=event.target,
-        request_id=event.request_id,
-        detail=event.detail,
-        prev_hash=prev_hash,
-        entry_hash=entry_hash(chain=chain, seq=seq, at=at, event=event, prev_hash=prev_hash),
+    log = log_for(event.tenant_id)
+    head = uow.audit.head_for_update(log)
+    border = CompactRange() if head is None else CompactRange(head.size, head.border)
+    carried = {field.name: getattr(event, field.name) for field in fields(event)}
+    carried["correlations"] = tuple(sorted(event.correlations))
+    entry = AuditEntry(log=log, index=border.size, at=utcnow(), clock=CLOCK.describe(), **carried)
+    completed = border.append(entry_leaf(entry))
+    uow.audit.append(
+        entry,
+        [(node.level, node.index, digest) for node, digest in completed],
+        LogHead(log, border.size, border.hashes, border.root()),
     )
-    uow.audit.append(entry)
     return entry

@@ -84,6 +84,8 @@ class ArchiveService:
                 "job.archive",
                 tenant_id=job.tenant_id,
                 target=job.id,
+                job_id=job.id,
+                backend=job.backend,
                 detail=(
                     f"recipient_key={recipient.fingerprint} "
                     f"attestation_key={self._attestation.key_id}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+from qplane.audit.correlation import Correlator
 from qplane.backends.base import RunResult
 from qplane.backends.catalogue import BackendCatalogue
 from qplane.broker import authz_facts as facts
@@ -75,6 +76,7 @@ class DispatchService:
         self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._catalogue = catalogue
         self._keys = keys
+        self._correlate = Correlator(keys)
         self._ttl = timedelta(seconds=lease_ttl_s)
         self.signal = signal or WorkSignal()
 
@@ -141,7 +143,8 @@ class DispatchService:
             if job.state is not JobState.RUNNING:
                 raise Conflict(f"job is {job.state.value}, not running", state=job.state.value)
             verify_result_signature(signature, worker.public_jwk, job.id, lease.id, result_json)
-            job = move(uow, job, JobState.SUCCEEDED, worker.id)
+            reported = self._correlate.digests(uow, job.tenant_id, [(RESULT, result_json)])
+            job = move(uow, job, JobState.SUCCEEDED, worker.id, correlations=reported)
             sealed = self._keys.seal(
                 uow, result_json, binding_for(job, RESULT), project_id=job.project_id
             )

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Final
 
+from qplane.audit.correlation import Correlator
 from qplane.backends.base import RunResult
 from qplane.backends.catalogue import BackendCatalogue
 from qplane.broker import authz_facts as facts
@@ -73,6 +74,7 @@ class JobService:
         self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._catalogue = catalogue
         self._keys = keys
+        self._correlate = Correlator(keys)
         self._max_payload = max_payload_bytes
         self._signal = signal or WorkSignal()
         # Parsing is CPU-bound and holds the GIL: bound how many requests do it
@@ -117,6 +119,13 @@ class JobService:
                 tenant_id=tenant_id,
                 target=job.id,
                 detail=f"backend={job.backend} shots={job.shots}",
+                job_id=job.id,
+                backend=job.backend,
+                # Parameters are bound in the circuit text (unbound ones are refused),
+                # so the circuit's digest covers them.
+                correlations=self._correlate.digests(
+                    uow, tenant_id, [(CIRCUIT, request.source.encode())]
+                ),
             )
             if failure is not None:
                 move(uow, job, JobState.REJECTED, actor, failure.detail)

@@ -16,9 +16,12 @@ def move(
     target: JobState,
     actor: Actor | str | None,
     reason: str | None = None,
+    *,
+    correlations: tuple[tuple[str, str], ...] = (),
 ) -> Job:
     """Transition *job* to *target*, persist it and audit the change; returns the new job.
 
+    *correlations* are keyed digests of what the change brought (a result).
     Raises `IllegalTransition` (nothing written) when the lifecycle has no such edge.
     """
     moved = job.moved_to(target, utcnow(), reason)
@@ -32,5 +35,8 @@ def move(
         target=job.id,
         outcome=outcome,
         detail=f"{job.state.value}->{target.value}" + (f": {reason}" if reason else ""),
+        job_id=job.id,
+        backend=job.backend,
+        correlations=correlations,
     )
     return moved

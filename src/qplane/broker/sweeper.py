@@ -19,9 +19,10 @@ from qplane.broker.auditing import audit
 from qplane.broker.lifecycle import move
 from qplane.broker.signal import WorkSignal
 from qplane.crypto.hierarchy import KeyHierarchy
+from qplane.domain.audit import log_for
 from qplane.domain.clock import utcnow
 from qplane.domain.jobs import ACTIVE, TERMINAL, Job, JobState
-from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
+from qplane.domain.ports import AuditQuery, UnitOfWork, UnitOfWorkFactory
 from qplane.domain.workers import JobLease
 
 _BATCH: Final = 100
@@ -38,6 +39,7 @@ class SweepReport:
     retired: int = 0
     purged: int = 0
     rewrapped: int = 0
+    checkpointed: int = 0
 
 
 class Sweeper:
@@ -51,8 +53,14 @@ class Sweeper:
         refresh_token_ttl_s: int = 12 * 3600,
         monotonic: Callable[[], float] = time.monotonic,
         keys: KeyHierarchy | None = None,
+        checkpoints: Callable[[], int] | None = None,
+        checkpoint_interval_s: float = 60.0,
+        audit_retention: Callable[[], int] | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._checkpoints = checkpoints
+        self._audit_retention = audit_retention
+        self._checkpoint_interval_s = checkpoint_interval_s
         self._keys = keys
         self._signal = signal or WorkSignal()
         self._max_attempts = max_attempts
@@ -60,12 +68,32 @@ class Sweeper:
         self._refresh_grace = timedelta(seconds=refresh_token_ttl_s)
         self._monotonic = monotonic
         self._next_purge = monotonic()
+        self._next_checkpoint = monotonic()
 
     def sweep(self) -> SweepReport:
         requeued, failed = self.expire_leases()
         return SweepReport(
-            requeued, failed, self.retire(), self._purge_when_due(), self.rewrap_keys()
+            requeued,
+            failed,
+            self.retire(),
+            self._purge_when_due(),
+            self.rewrap_keys(),
+            self._checkpoint_when_due(),
         )
+
+    def _checkpoint_when_due(self) -> int:
+        """Sign a checkpoint of every audit log that grew, once per interval.
+
+        Audit retention runs right after, so it only ever removes entries a
+        signed checkpoint already covers.
+        """
+        if self._checkpoints is None or self._monotonic() < self._next_checkpoint:
+            return 0
+        self._next_checkpoint = self._monotonic() + self._checkpoint_interval_s
+        signed = self._checkpoints()
+        if self._audit_retention is not None:
+            self._audit_retention()
+        return signed
 
     def rewrap_keys(self, per_ring: int = _BATCH) -> int:
         """Move one batch of data keys per rotated ring to its newest KEK version.
@@ -164,6 +192,8 @@ class Sweeper:
         """Delete the artifacts of jobs finished longer ago than the retention period.
 
         The job's metadata and its audit trail stay; its circuit and result go.
+        The retirement's entry keeps the fact and the artifacts' keyed digests
+        (as their earlier entries recorded them), never their content.
         """
         with self._uow() as uow:
             due = uow.jobs.retirable(utcnow() - self._retention, _BATCH)
@@ -182,10 +212,32 @@ class Sweeper:
                     tenant_id=tenant_id,
                     target=job_id,
                     detail=f"{removed} artifacts deleted at retirement",
+                    job_id=job_id,
+                    backend=job.backend,
+                    correlations=_recorded_digests(uow, tenant_id, job_id),
                 )
                 uow.commit()
                 retired += 1
         return retired
+
+
+def _recorded_digests(uow: UnitOfWork, tenant_id: str, job_id: str) -> tuple[tuple[str, str], ...]:
+    """The keyed digests the job's entries recorded (circuit at submission, result at report).
+
+    Read back from the log rather than recomputed, so retiring never
+    decrypts an artifact only to hash it.
+    """
+    found: dict[str, str] = {}
+    query = AuditQuery(log=log_for(tenant_id), job_id=job_id)
+    cursor: str | None = None
+    while True:
+        page = uow.audit.search(query, _BATCH, cursor)
+        for entry in page.items:
+            for what, digest in entry.correlations:
+                found.setdefault(what, digest)
+        if page.next_cursor is None:
+            return tuple(sorted(found.items()))
+        cursor = page.next_cursor
 
 
 def _purge_batch(uow: UnitOfWork, now: datetime, families_ended_before: datetime) -> list[int]:

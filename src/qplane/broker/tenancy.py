@@ -14,6 +14,7 @@ from qplane.domain.errors import Conflict, NotFound, ValidationFailed
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.tenancy import (
     MANUAL_MEMBERSHIP,
+    TENANT_ROLES,
     GroupMember,
     Principal,
     PrincipalKind,
@@ -34,8 +35,6 @@ from qplane.policy.actor import Actor
 from qplane.policy.authorizer import Authorizer, tenant_facts
 from qplane.policy.engine import PolicyEngine
 from qplane.policy.facts import PLATFORM, ProjectFacts, TenantFacts
-
-_TENANT_ROLES = frozenset({Role.TENANT_ADMIN, Role.MEMBER, Role.VIEWER})
 
 
 class TenancyService:
@@ -349,7 +348,7 @@ def _tenant_roles(roles: Iterable[str]) -> frozenset[Role]:
             role = Role(name)
         except ValueError:
             raise ValidationFailed(f"unknown role {name!r}", field="roles") from None
-        if role not in _TENANT_ROLES:
+        if role not in TENANT_ROLES:
             raise ValidationFailed(f"role {name!r} cannot be granted in a tenant", field="roles")
         granted.add(role)
     if not granted:

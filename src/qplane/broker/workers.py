@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from qplane.audit.actors import WORKER
 from qplane.broker.auditing import audit
 from qplane.domain import ids
 from qplane.domain.audit import Outcome
@@ -132,6 +133,7 @@ class WorkerRegistry:
                 target=None,
                 outcome=Outcome.DENIED,
                 detail=why,
+                actor_kind=WORKER,  # the id may be malformed: it is still a worker's attempt
             )
             uow.commit()
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from qplane.cli import credentials, job_commands, login_flows, render
+from qplane.cli import break_glass_commands, credentials, job_commands, login_flows, render
 from qplane.cli.errors import fail, one_line_errors
 from qplane.cli.server_commands import audit_app, worker_app
 from qplane.cli.session import (
@@ -254,7 +254,8 @@ def project_remove_member(
 def user_create(
     email: str,
     role: Annotated[
-        list[str], typer.Option("--role", help="tenant_admin, member or viewer (repeatable).")
+        list[str],
+        typer.Option("--role", help="tenant_admin, member, viewer or auditor (repeatable)."),
     ],
     project: Annotated[
         list[str] | None,
@@ -275,40 +276,84 @@ def user_create(
     )
 
 
+def _only(flag: str, what: str) -> Any:
+    """An optional filter option of `audit entries`."""
+    return typer.Option(flag, help=f"Only entries {what}.", show_default=False)
+
+
 @audit_app.command("entries")
 @one_line_errors
 def audit_entries(
-    action: Annotated[str | None, typer.Option(help="Only this action (job.submitted …).")] = None,
-    outcome: Annotated[Outcome | None, typer.Option(help="Only this outcome.")] = None,
+    action: Annotated[str | None, _only("--action", "of this action (job.submitted …)")] = None,
+    outcome: Annotated[Outcome | None, _only("--outcome", "with this outcome")] = None,
+    actor: Annotated[str | None, _only("--actor", "by this user or principal id")] = None,
+    workload: Annotated[str | None, _only("--workload", "by this workload (service) id")] = None,
+    job: Annotated[str | None, _only("--job", "about this job")] = None,
+    backend: Annotated[str | None, _only("--backend", "about this backend")] = None,
+    decision: Annotated[str | None, _only("--decision", "of this decision (allow, deny)")] = None,
+    since: Annotated[str | None, _only("--since", "at or after this RFC 3339 time")] = None,
+    until: Annotated[str | None, _only("--until", "before this RFC 3339 time")] = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after the page that printed it.")
+    ] = None,
+    platform: Annotated[
+        bool, typer.Option("--platform", help="The platform's own log (operators).")
+    ] = False,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="This tenant's log: yours, or with --elevation (operators)."),
+    ] = None,
+    elevation: Annotated[
+        str | None,
+        typer.Option("--elevation", help="Your break-glass elevation (elv_…) for --tenant."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200, help="At most this many entries.")] = 50,
     url: UrlOption = None,
 ) -> None:
-    """Search your tenant's audit trail (tenant admin)."""
-    filters: dict[str, str | int] = {"limit": limit}
-    if action is not None:
-        filters["action"] = action
-    if outcome is not None:
-        filters["outcome"] = outcome.value
+    """Search an audit log: your tenant's (tenant admin, auditor), or the platform's or a
+    tenant's under break-glass (operators)."""
+    filters = {
+        "limit": limit,
+        "action": action,
+        "outcome": None if outcome is None else outcome.value,
+        "actor_id": actor,
+        "workload_id": workload,
+        "job_id": job,
+        "backend": backend,
+        "decision": decision,
+        "since": since,
+        "until": until,
+        "cursor": cursor,
+    }
     with open_client(url) as client:
-        page = client.audit_entries(**filters)
+        page = break_glass_commands.audit_page(
+            client, filters, platform=platform, tenant=tenant, elevation=elevation
+        )
     console().print(render.audit_table(page["items"]))
     if page.get("next_cursor"):
-        console().print(f"[dim]more entries exist; showing the first {limit}[/]")
+        console().print(
+            Text(f"more entries: --cursor {page['next_cursor']}", style="dim"), soft_wrap=True
+        )
 
 
 @audit_app.command("verify-remote")
 @one_line_errors
 def audit_verify_remote(url: UrlOption = None) -> None:
-    """Have the server verify your tenant's audit chain (tenant admin)."""
+    """Have the server verify your tenant's audit log (tenant admin)."""
     with open_client(url) as client:
         report = client.audit_verify()
     if not report["ok"]:
-        raise fail(
-            f"audit chain {report['chain']} is broken at entry {report['first_bad_seq']}: "
-            f"{report['problem']}"
+        where = (
+            f"entry {report['first_bad_index']}"
+            if report["first_bad_index"] is not None
+            else f"checkpoint of size {report['bad_checkpoint']}"
         )
+        raise fail(f"audit log {report['log']} is broken at {where}: {report['problem']}")
     console().print(
-        render.literal(f"audit chain {report['chain']} intact ({report['entries']} entries)")
+        render.literal(
+            f"audit log {report['log']} intact ({report['entries']} entries, "
+            f"{report['checkpoints']} signed checkpoints)"
+        )
     )
 
 

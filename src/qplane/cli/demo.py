@@ -24,7 +24,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from qplane.audit.verify import ChainReport
+from qplane.audit.verify import LogReport
 from qplane.cli import isolation, render
 from qplane.cli.errors import fail, one_line_errors
 from qplane.cli.login_flows import enrol_totp_unattended
@@ -219,42 +219,50 @@ def _prove_isolation(tenants: list[DemoTenant]) -> list[isolation.IsolationCheck
     return checks
 
 
-def _verify_audit(embedded: EmbeddedPlatform, tenants: list[DemoTenant]) -> list[ChainReport]:
+def _verify_audit(embedded: EmbeddedPlatform, tenants: list[DemoTenant]) -> list[LogReport]:
     """Verify every chain locally (database) and each tenant's chain on the server."""
     assert embedded.platform is not None
     reports = embedded.platform.audit.verify_all()
     names = {t.tenant_id: f"{t.name} ({t.tenant_id})" for t in tenants}
-    console().print("\n[bold]audit chains[/] (verified from the database)")
+    console().print("\n[bold]audit logs[/] (verified from the database)")
     for report in reports:
-        status = "[green]intact[/]" if report.ok else f"[red]BROKEN at {report.first_bad_seq}[/]"
-        chain = names.get(report.chain, report.chain)
+        status = "[green]intact[/]" if report.ok else f"[red]{report.describe()}[/]"
+        chain = names.get(report.log, report.log)
         console().print(f"  {chain}: {report.entries} entries, {status}")
     for tenant in tenants:
         remote = tenant.client.audit_verify()
-        status = "intact" if remote["ok"] else f"BROKEN at {remote['first_bad_seq']}"
+        status = "intact" if remote["ok"] else f"BROKEN: {remote['problem']}"
         console().print(f"  {tenant.name}: the server's own verification says {status}")
         if not remote["ok"]:  # the server disagrees with the database: count it as broken
-            bad_seq = int(remote["first_bad_seq"] or 0)
             problem = f"server-side verification: {remote['problem']}"
-            reports.append(ChainReport(tenant.tenant_id, int(remote["entries"]), bad_seq, problem))
+            reports.append(
+                LogReport(
+                    tenant.tenant_id,
+                    int(remote["entries"]),
+                    int(remote["checkpoints"]),
+                    remote["first_bad_index"],
+                    remote["bad_checkpoint"],
+                    problem,
+                )
+            )
     return reports
 
 
 def _summary(
     tenants: list[DemoTenant],
     checks: list[isolation.IsolationCheck],
-    reports: list[ChainReport],
+    reports: list[LogReport],
 ) -> None:
     console().print()
     table = Table(title="summary", title_justify="left")
-    for column in ("tenant", "jobs", "states", "isolation checks passed", "audit chain"):
+    for column in ("tenant", "jobs", "states", "isolation checks passed", "audit log"):
         table.add_column(column)
     for tenant in tenants:
         states: dict[str, int] = {}
         for job in tenant.jobs:
             states[job.state] = states.get(job.state, 0) + 1
         mine = [c for c in checks if c.victim == tenant.name]
-        chain = [r for r in reports if r.chain == tenant.tenant_id]
+        chain = [r for r in reports if r.log == tenant.tenant_id]
         table.add_row(
             tenant.name,
             str(len(tenant.jobs)),
@@ -264,13 +272,13 @@ def _summary(
         )
     console().print(table)
     intact = sum(r.ok for r in reports)
-    console().print(f"audit chains intact: {intact}/{len(reports)}")
+    console().print(f"audit logs intact: {intact}/{len(reports)}")
 
 
 def _verdict(
     tenants: list[DemoTenant],
     checks: list[isolation.IsolationCheck],
-    reports: list[ChainReport],
+    reports: list[LogReport],
 ) -> None:
     """Exit non-zero, in one line, if anything the demo set out to show did not hold."""
     leaks = [c for c in checks if not c.passed]
@@ -278,7 +286,7 @@ def _verdict(
         raise fail(f"ISOLATION FAILED: {len(leaks)} probe(s) not refused as missing objects")
     broken = [r for r in reports if not r.ok]
     if broken:
-        raise fail(f"audit chain {broken[0].chain} is broken: {broken[0].problem}")
+        raise fail(broken[0].describe())
     unfinished = [j for t in tenants for j in t.jobs if j.state != "verified"]
     if unfinished:
         job = unfinished[0]

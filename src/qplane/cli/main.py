@@ -6,6 +6,8 @@ import typer
 
 from qplane.cli import (
     archive_commands,
+    audit_commands,
+    break_glass_commands,
     client_commands,
     demo,
     key_commands,
@@ -33,6 +35,8 @@ workload_commands.register(app)
 policy_commands.register(app)
 key_commands.register(app)
 archive_commands.register(app)
+audit_commands.register(server_commands.audit_app)
+break_glass_commands.register(app)
 
 
 def main() -> None:

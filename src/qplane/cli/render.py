@@ -235,7 +235,7 @@ def projects_table(projects: Iterable[JSON]) -> Table:
 
 def audit_table(entries: Iterable[JSON]) -> Table:
     table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("seq", justify="right", no_wrap=True)
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("at (UTC)", no_wrap=True)
     table.add_column("action", no_wrap=True)
     table.add_column("outcome", no_wrap=True)
@@ -245,7 +245,7 @@ def audit_table(entries: Iterable[JSON]) -> Table:
         outcome = str(e["outcome"])
         _add_row(
             table,
-            str(e["seq"]),
+            str(e["index"]),
             format_time(e.get("at"), millis=False),
             str(e["action"]),
             Text(outcome, style="green" if outcome == "success" else "red"),

@@ -14,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from qplane.audit.service import AuditService
+from qplane.audit.signing import CheckpointKeys
+from qplane.cli.audit_commands import verify_export_file
 from qplane.cli.errors import fail, one_line_errors
 from qplane.config import Settings
 from qplane.crypto.keyfiles import read_secret_file
@@ -204,30 +206,48 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
 @audit_app.command("verify")
 @one_line_errors
-def audit_verify(data_dir: DataDir = None) -> None:
-    """Verify every audit chain in the platform database; name the first broken entry."""
+def audit_verify(
+    export: Annotated[
+        Path | None,
+        typer.Argument(help="An export file to verify offline (default: the platform database)."),
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option("--key", help="With an export: a verifier key you trust (repeatable)."),
+    ] = None,
+    pinned: Annotated[
+        Path | None,
+        typer.Option("--pinned", help="With an export: a pin (or saved note) it must extend."),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Verify every audit log in the platform database, or an export file offline.
+
+    Names the first bad entry or checkpoint and exits non-zero.
+    """
+    if export is not None:
+        verify_export_file(export, key or [], pinned)
+        return
+    if key or pinned is not None:
+        raise fail("--key and --pinned apply to an export file")
     settings = _settings(data_dir)
     database = Database(settings.effective_database_url)
     try:
-        reports = AuditService(database).verify_all()
+        keys = CheckpointKeys.load_or_create(
+            settings.key_dir, settings.audit_origin, post_quantum=settings.audit_post_quantum
+        )
+        reports = AuditService(database, keys).verify_all()
     finally:
         database.dispose()
-    table = Table("chain", "entries", "status")
+    table = Table("log", "entries", "checkpoints", "status")
     for report in reports:
-        status = (
-            "[green]intact[/]"
-            if report.ok
-            else (f"[red]broken at entry {report.first_bad_seq}: {report.problem}[/]")
-        )
-        table.add_row(report.chain, str(report.entries), status)
+        status = "[green]intact[/]" if report.ok else f"[red]{report.describe()}[/]"
+        table.add_row(report.log, str(report.entries), str(report.checkpoints), status)
     _console.print(table)
     broken = [r for r in reports if not r.ok]
     if broken:
-        first = broken[0]
-        raise fail(
-            f"audit chain {first.chain} is broken at entry {first.first_bad_seq}: {first.problem}"
-        )
-    typer.echo(f"all {len(reports)} audit chains verified")
+        raise fail(broken[0].describe())
+    typer.echo(f"all {len(reports)} audit logs verified")
 
 
 def register(app: typer.Typer) -> None:

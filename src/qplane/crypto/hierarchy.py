@@ -233,4 +233,4 @@ class KeyHierarchy:
 
 def _stores(uow: UnitOfWork) -> tuple[SealedStore, ...]:
     """Every table holding sealed values, for rotation and shredding."""
-    return (uow.artifacts, uow.oidc_providers, uow.mfa)
+    return (uow.artifacts, uow.oidc_providers, uow.mfa, uow.audit_keys)

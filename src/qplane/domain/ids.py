@@ -20,6 +20,7 @@ JOB: Final = "job"
 WORKER: Final = "wrk"
 LEASE: Final = "lse"
 SHRED_REQUEST: Final = "shr"
+API_KEY: Final = "key"
 
 
 def new_id(prefix: str) -> str:

@@ -15,8 +15,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
-from qplane.domain.audit import AuditEntry, Outcome
+from qplane.domain.audit import AuditEntry, LogHead, Outcome, StoredCheckpoint
 from qplane.domain.browser import BrowserSession, BrowserSignIn
+from qplane.domain.elevation import BreakGlassGrant
 from qplane.domain.federation import TrustPolicy
 from qplane.domain.jobs import Job, JobState
 from qplane.domain.keys import KekVersion, KeyRing, ShredRequest
@@ -258,29 +259,66 @@ class WorkerRepository(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
-    tenant_id: str  # always scoped; platform entries are read by the operator path
+    log: str  # always one log: a tenant's own, or the platform's on the operator path
     actor_id: str | None = None
+    workload_id: str | None = None
     action: str | None = None
     outcome: Outcome | None = None
+    decision: str | None = None
+    job_id: str | None = None
+    backend: str | None = None
     target: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
 
 class AuditRepository(Protocol):
-    def head_for_update(self, chain: str) -> tuple[int, str] | None:
-        """(seq, entry_hash) of the chain's last entry, locking the chain for appending."""
+    """The Merkle logs: entries, immutable tree nodes, heads, checkpoints."""
+
+    def head_for_update(self, log: str) -> LogHead | None:
+        """The log's head (None while empty), locking the log for appending."""
         ...
 
-    def append(self, entry: AuditEntry) -> None: ...
+    def head(self, log: str) -> LogHead | None: ...
+    def append(
+        self, entry: AuditEntry, nodes: Sequence[tuple[int, int, bytes]], head: LogHead
+    ) -> None: ...
+    def entry(self, log: str, index: int) -> AuditEntry | None: ...
+    def entries(self, log: str, start: int = 0, end: int | None = None) -> Iterator[AuditEntry]:
+        """Stored entries of *log* in index order (consume inside the unit of work)."""
+        ...
+
+    def leaf_hashes(self, log: str, start: int, end: int) -> Iterator[tuple[int, bytes]]: ...
+    def node(self, log: str, level: int, index: int) -> bytes:
+        """A stored node's hash; `KeyError` when absent."""
+        ...
+
+    def logs(self) -> list[str]: ...
     def search(self, query: AuditQuery, limit: int, cursor: str | None) -> Page[AuditEntry]: ...
-    def chain(self, chain: str) -> Iterator[AuditEntry]:
-        """Every entry of one chain in sequence order."""
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
+    def checkpoint(self, log: str, size: int) -> StoredCheckpoint | None: ...
+    def latest_checkpoint(self, log: str) -> StoredCheckpoint | None: ...
+    def checkpoint_at_or_below(self, log: str, size: int | None) -> StoredCheckpoint | None: ...
+    def checkpoints(self, log: str, min_size: int = 0) -> list[StoredCheckpoint]: ...
+    def prune(self, log: str, below: int) -> int: ...
+    def pruned_below(self, log: str) -> int: ...
+    def first_index_at_or_after(self, log: str, at: datetime) -> int | None: ...
+
+
+class AuditKeyRepository(SealedStore, Protocol):
+    """Tenants' audit HMAC keys, stored only sealed under the tenant's key ring."""
+
+    def get(self, tenant_id: str) -> SealedArtifact | None: ...
+    def add_if_absent(self, tenant_id: str, sealed: SealedArtifact, at: datetime) -> SealedArtifact:
+        """Store *sealed* unless the tenant has a key already; return the one stored."""
         ...
 
-    def chains(self) -> list[str]:
-        """Operator path: the names of every chain."""
-        ...
+
+class ElevationRepository(Protocol):
+    """Break-glass elevations, by id; the service decides whether one is still valid."""
+
+    def add(self, grant: BreakGlassGrant) -> None: ...
+    def get(self, elevation_id: str) -> BreakGlassGrant | None: ...
 
 
 class SchedulerStateRepository(Protocol):
@@ -571,6 +609,8 @@ class UnitOfWork(Protocol):
     workers: WorkerRepository
     key_rings: KeyRingRepository
     audit: AuditRepository
+    audit_keys: AuditKeyRepository
+    elevations: ElevationRepository
     scheduler: SchedulerStateRepository
     saml_providers: SamlProviderRepository
     saml_requests: SamlLoginRequestRepository

@@ -33,6 +33,11 @@ class Role(StrEnum):
     TENANT_ADMIN = "tenant_admin"  # manages a tenant's users and reads its audit
     MEMBER = "member"  # submits and reads jobs in the tenant's projects
     VIEWER = "viewer"  # reads jobs and results, submits nothing
+    AUDITOR = "auditor"  # reads the tenant's audit log, and nothing else
+
+
+#: The roles a tenant may grant (users, IdP mappings); `operator` is the platform's alone.
+TENANT_ROLES: Final = frozenset({Role.TENANT_ADMIN, Role.MEMBER, Role.VIEWER, Role.AUDITOR})
 
 
 @dataclass(frozen=True, slots=True)

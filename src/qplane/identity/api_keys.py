@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from qplane.audit.actors import API_KEY_AUTH, ActorFacts, actor_facts, source_address
 from qplane.audit.log import record
 from qplane.domain import ids
 from qplane.domain.audit import AuditEvent, Outcome
@@ -38,7 +39,7 @@ from qplane.policy.authorizer import Authorizer
 from qplane.policy.engine import PolicyEngine
 
 API_KEY_PREFIX: Final = "qpk_"
-_KEY: Final = "key"
+_KEY: Final = ids.API_KEY
 _ALLOWED_ROLES: Final = frozenset({Role.MEMBER.value, Role.VIEWER.value})
 _DUMMY_DIGEST: Final = hashlib.sha256(b"qplane-no-such-key").hexdigest()
 _REFUSAL: Final = "api key invalid"
@@ -96,7 +97,7 @@ class ApiKeyService:
         with self._uow() as uow:
             uow.projects.get(tenant_id, project_id)  # another tenant's project: 404
             uow.api_keys.add(key)
-            _audit(uow, tenant_id, actor.principal_id, "api_key.create", key_id, actor.request_id)
+            _audit(uow, tenant_id, actor_facts(actor), "api_key.create", key_id)
             uow.commit()
         return key, f"{API_KEY_PREFIX}{key_id.removeprefix(_KEY + '_')}_{secret}"
 
@@ -110,7 +111,7 @@ class ApiKeyService:
         tenant_id = self._admin_tenant(actor, creating=False)
         with self._uow() as uow:
             uow.api_keys.revoke(tenant_id, key_id, self._now())
-            _audit(uow, tenant_id, actor.principal_id, "api_key.revoke", key_id, actor.request_id)
+            _audit(uow, tenant_id, actor_facts(actor), "api_key.revoke", key_id)
             uow.commit()
 
     def resolve(
@@ -127,7 +128,14 @@ class ApiKeyService:
                 raise Unauthenticated(_REFUSAL)
             self._check_live(uow, key)
             uow.api_keys.touch(key.id, self._now())
-            _audit(uow, key.tenant_id, key.id, "api_key.use", key.project_id, request_id)
+            user = ActorFacts(
+                key.id,
+                PrincipalKind.SERVICE.value,
+                API_KEY_AUTH,
+                source_address(source_ip),
+                request_id,
+            )
+            _audit(uow, key.tenant_id, user, "api_key.use", key.project_id)
             uow.commit()
         return Actor(
             principal_id=key.id,
@@ -170,15 +178,19 @@ def _parse(presented: str) -> tuple[str, str]:
     return key_id, secret
 
 
-def _audit(
-    uow: UnitOfWork,
-    tenant_id: str,
-    actor_id: str,
-    action: str,
-    target: str,
-    request_id: str | None,
-) -> None:
+def _audit(uow: UnitOfWork, tenant_id: str, actor: ActorFacts, action: str, target: str) -> None:
     record(
         uow,
-        AuditEvent(action, Outcome.SUCCESS, tenant_id, actor_id, target, request_id, None),
+        AuditEvent(
+            action,
+            Outcome.SUCCESS,
+            tenant_id,
+            actor.actor_id,
+            target,
+            actor.request_id,
+            None,
+            actor_kind=actor.actor_kind,
+            auth_method=actor.auth_method,
+            source_ip=actor.source_ip,
+        ),
     )

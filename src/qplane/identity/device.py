@@ -32,8 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from qplane.audit.log import record
-from qplane.domain.audit import AuditEvent, Outcome
+from qplane.broker.auditing import audit
 from qplane.domain.errors import Conflict, Forbidden, NotFound, QplaneError
 from qplane.domain.mfa import DeviceAuthorization, DeviceStatus
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -259,15 +258,4 @@ def _new_user_code() -> str:
 
 
 def _audit(uow: UnitOfWork, actor: Actor, action: str) -> None:
-    record(
-        uow,
-        AuditEvent(
-            action,
-            Outcome.SUCCESS,
-            actor.tenant_id,
-            actor.principal_id,
-            actor.principal_id,
-            actor.request_id,
-            None,
-        ),
-    )
+    audit(uow, actor, action, tenant_id=actor.tenant_id, target=actor.principal_id)

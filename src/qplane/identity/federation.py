@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, NoReturn
 
+from qplane.audit.actors import auth_method_of
 from qplane.audit.log import record
+from qplane.broker.auditing import audit
 from qplane.domain import ids
 from qplane.domain.audit import AuditEvent, Outcome
 from qplane.domain.clock import utcnow
@@ -293,25 +295,22 @@ class FederationService:
         outcome: Outcome = Outcome.SUCCESS,
     ) -> None:
         event = AuditEvent(
-            "auth.token_exchange", outcome, tenant_id, actor_id, target, request.request_id, detail
+            "auth.token_exchange",
+            outcome,
+            tenant_id,
+            actor_id,
+            target,
+            request.request_id,
+            detail,
+            actor_kind=PrincipalKind.SERVICE.value,
+            auth_method=auth_method_of(FEDERATED_AMR),
         )
         record(uow, event)
 
     def _audit(
         self, uow: UnitOfWork, actor: Actor, action: str, policy: TrustPolicy, detail: str | None
     ) -> None:
-        record(
-            uow,
-            AuditEvent(
-                action,
-                Outcome.SUCCESS,
-                policy.tenant_id,
-                actor.principal_id,
-                policy.id,
-                actor.request_id,
-                detail,
-            ),
-        )
+        audit(uow, actor, action, tenant_id=policy.tenant_id, target=policy.id, detail=detail)
 
 
 def _check_form(request: ExchangeRequest) -> None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import NoReturn, Protocol
 
+from qplane.audit.actors import source_address
 from qplane.audit.log import record
 from qplane.domain.audit import AuditEvent, Outcome
 from qplane.domain.errors import QuotaExceeded, Unauthenticated
@@ -17,6 +18,8 @@ from qplane.identity.sessions import SessionService, TokenPair
 
 _REFUSAL = "invalid email or password"
 PASSWORD_ACR = "urn:qplane:acr:pwd"
+#: The RFC 8176 method of a password login (its sessions' amr, its entries' auth method).
+PASSWORD = "pwd"
 
 
 class SecondFactorGate(Protocol):
@@ -96,14 +99,13 @@ class LoginService:
             # An enrolled account gets no session for the password alone.
             self._second_factor.require_second_factor(principal, request_id)
         pair = self._sessions.start(
-            principal, amr=("pwd",), acr=PASSWORD_ACR, request_id=request_id, dpop_jkt=dpop_jkt
+            principal, amr=(PASSWORD,), acr=PASSWORD_ACR, request_id=request_id, dpop_jkt=dpop_jkt
         )
         self._audit(
-            principal.tenant_id,
-            principal.id,
-            Outcome.SUCCESS,
+            principal,
             request_id,
             f"token {pair.claims.jti} issued",
+            source_ip,
         )
         return pair
 
@@ -118,7 +120,15 @@ class LoginService:
                 found = uow.principals.for_login(account)  # names the target in the audit only
                 actor_id = found[0].id if found is not None else None
                 where = f" (source {source_ip})" if source_ip is not None else ""
-                _record(uow, None, actor_id, Outcome.DENIED, request_id, refused.detail + where)
+                _record(
+                    uow,
+                    None,
+                    actor_id,
+                    Outcome.DENIED,
+                    request_id,
+                    refused.detail + where,
+                    source_ip,
+                )
                 uow.commit()
                 raise
 
@@ -136,20 +146,24 @@ class LoginService:
             if source_ip is not None:
                 self._per_source.record_failure(uow, source_ip, now)
             actor_id = principal.id if principal is not None else None
-            _record(uow, None, actor_id, Outcome.DENIED, request_id, None)
+            _record(uow, None, actor_id, Outcome.DENIED, request_id, None, source_ip)
             uow.commit()
         raise Unauthenticated(_REFUSAL)
 
     def _audit(
-        self,
-        tenant_id: str | None,
-        actor_id: str | None,
-        outcome: Outcome,
-        request_id: str | None,
-        detail: str | None = None,
+        self, principal: Principal, request_id: str | None, detail: str, source_ip: str | None
     ) -> None:
         with self._uow() as uow:
-            _record(uow, tenant_id, actor_id, outcome, request_id, detail)
+            _record(
+                uow,
+                principal.tenant_id,
+                principal.id,
+                Outcome.SUCCESS,
+                request_id,
+                detail,
+                source_ip,
+                actor_kind=principal.kind.value,
+            )
             uow.commit()
 
 
@@ -160,6 +174,9 @@ def _record(
     outcome: Outcome,
     request_id: str | None,
     detail: str | None,
+    source_ip: str | None,
+    *,
+    actor_kind: str | None = None,
 ) -> None:
     record(
         uow,
@@ -171,5 +188,8 @@ def _record(
             actor_id,
             request_id,
             detail or "password login",
+            actor_kind=actor_kind,
+            auth_method=PASSWORD,
+            source_ip=source_address(source_ip),
         ),
     )

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
+from qplane.audit.actors import actor_facts
 from qplane.audit.log import record
 from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain.audit import AuditEvent, Outcome
@@ -110,7 +111,7 @@ class MfaService:
                 require_recent_mfa(actor)
             sealed = seal_secret(self._keys, uow, principal.tenant_id, principal.id, secret)
             uow.mfa.put_totp(_credential(principal, sealed, self._now()))
-            _audit(uow, principal, "mfa.totp.enrol", Outcome.SUCCESS, actor.request_id)
+            _audit(uow, principal, "mfa.totp.enrol", Outcome.SUCCESS, actor.request_id, actor=actor)
             uow.commit()
         uri = mfa_codes.provisioning_uri(secret, principal.email, self._label)
         return TotpEnrolment(secret, uri)
@@ -124,13 +125,22 @@ class MfaService:
                 raise Conflict("no TOTP enrolment is pending: start one first")
             step = self._match(uow, credential, code)
             if step is None:
-                _audit(uow, principal, "mfa.totp.confirm", Outcome.DENIED, actor.request_id)
+                _audit(
+                    uow,
+                    principal,
+                    "mfa.totp.confirm",
+                    Outcome.DENIED,
+                    actor.request_id,
+                    actor=actor,
+                )
                 uow.commit()
                 raise ValidationFailed("the code does not match the authenticator", field="code")
             now = self._now()
             uow.mfa.put_totp(replace(credential, last_counter=step, confirmed_at=now, failures=0))
             codes = self._new_recovery_codes(uow, principal.id, now)
-            _audit(uow, principal, "mfa.totp.confirm", Outcome.SUCCESS, actor.request_id)
+            _audit(
+                uow, principal, "mfa.totp.confirm", Outcome.SUCCESS, actor.request_id, actor=actor
+            )
             uow.commit()
         tokens = self._sessions.start(
             principal, amr=_with(actor.amr, "otp"), acr=MFA_ACR, request_id=actor.request_id
@@ -146,7 +156,9 @@ class MfaService:
             if credential is None or not credential.active:
                 raise Conflict("enrol an authenticator first")
             codes = self._new_recovery_codes(uow, principal.id, self._now())
-            _audit(uow, principal, "mfa.recovery.renew", Outcome.SUCCESS, actor.request_id)
+            _audit(
+                uow, principal, "mfa.recovery.renew", Outcome.SUCCESS, actor.request_id, actor=actor
+            )
             uow.commit()
         return codes
 
@@ -275,10 +287,23 @@ def _audit(
     outcome: Outcome,
     request_id: str | None,
     detail: str | None = None,
+    *,
+    actor: Actor | None = None,
 ) -> None:
+    """Record a change to *principal*'s factors (by *actor*, or during its log-in when None)."""
+    facts = actor_facts(actor)
     record(
         uow,
         AuditEvent(
-            action, outcome, principal.tenant_id, principal.id, principal.id, request_id, detail
+            action,
+            outcome,
+            principal.tenant_id,
+            principal.id,
+            principal.id,
+            request_id,
+            detail,
+            actor_kind=principal.kind.value,
+            auth_method=facts.auth_method,
+            source_ip=facts.source_ip,
         ),
     )

@@ -88,6 +88,8 @@ class MfaLogin:
                     principal.id,
                     request_id,
                     "password accepted; second factor required",
+                    actor_kind=principal.kind.value,
+                    auth_method="pwd",
                 ),
             )
             uow.commit()

@@ -32,8 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from qplane.audit.log import record
-from qplane.domain.audit import AuditEvent, Outcome
+from qplane.broker.auditing import audit
 from qplane.domain.errors import NotFound, Unauthenticated, ValidationFailed
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
 from qplane.domain.sessions import RevocationScope
@@ -211,17 +210,13 @@ class RevocationService:
         refresh_ended: int,
     ) -> None:
         who = "operator console" if actor is None else actor.principal_id
-        record(
+        audit(
             uow,
-            AuditEvent(
-                f"revocation.{scope}",
-                Outcome.SUCCESS,
-                tenant_id,
-                None if actor is None else actor.principal_id,
-                subject,
-                None if actor is None else actor.request_id,
-                f"revoked by {who}; {refresh_ended} refresh tokens ended",
-            ),
+            actor,
+            f"revocation.{scope}",
+            tenant_id=tenant_id,
+            target=subject,
+            detail=f"revoked by {who}; {refresh_ended} refresh tokens ended",
         )
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from qplane.audit.actors import auth_method_of
 from qplane.audit.log import record
 from qplane.domain import ids
 from qplane.domain.audit import AuditEvent, Outcome
@@ -110,7 +111,7 @@ class SessionService:
                     expires_at=_at(now + self._refresh_ttl_s),
                 )
             detail = f"token {claims.jti} issued; amr={','.join(claims.amr)}"
-            _audit(uow, principal, "auth.session.start", Outcome.SUCCESS, request_id, detail)
+            _audit(uow, principal, claims.amr, "auth.session.start", request_id, detail)
             uow.commit()
         return _pair(token, claims, refresh)
 
@@ -146,7 +147,7 @@ class SessionService:
                 expires_at=stored.expires_at,
             )
             detail = f"token {claims.jti} issued; family {stored.family_id}"
-            _audit(uow, principal, "auth.session.refresh", Outcome.SUCCESS, request_id, detail)
+            _audit(uow, principal, claims.amr, "auth.session.refresh", request_id, detail)
             uow.commit()
         return _pair(token, claims, new)
 
@@ -190,6 +191,7 @@ class SessionService:
                 stored.family_id,
                 request_id,
                 why,
+                auth_method=auth_method_of(stored.amr),
             ),
         )
         uow.commit()
@@ -260,14 +262,22 @@ def _at(epoch: float) -> datetime:
 def _audit(
     uow: UnitOfWork,
     principal: Principal,
+    amr: Sequence[str],
     action: str,
-    outcome: Outcome,
     request_id: str | None,
     detail: str,
 ) -> None:
     record(
         uow,
         AuditEvent(
-            action, outcome, principal.tenant_id, principal.id, principal.id, request_id, detail
+            action,
+            Outcome.SUCCESS,
+            principal.tenant_id,
+            principal.id,
+            principal.id,
+            request_id,
+            detail,
+            actor_kind=principal.kind.value,
+            auth_method=auth_method_of(tuple(amr)),
         ),
     )

@@ -35,6 +35,12 @@ class Action(StrEnum):
     #: One action for circuits, results and logs; the artifact's kind tells them apart.
     ARTIFACT_READ = "artifact.read"
     AUDIT_READ = "audit.read"
+    #: The platform's own log: operators only.
+    AUDIT_READ_PLATFORM = "audit.read_platform"
+    #: An operator reads a tenant's audit log, only under a valid break-glass elevation.
+    AUDIT_READ_ELEVATED = "audit.read_elevated"
+    #: An operator asks for a break-glass elevation to one tenant (step-up, a reason).
+    BREAK_GLASS_GRANT = "break_glass.grant"
     TRUST_POLICY_READ = "trust_policy.read"
     TRUST_POLICY_MANAGE = "trust_policy.manage"
     IDP_READ = "idp.read"
@@ -71,6 +77,7 @@ PRIVILEGED: Final[frozenset[Action]] = frozenset(
         Action.IDP_MANAGE,
         Action.KEY_MANAGE,
         Action.KEY_SHRED,
+        Action.BREAK_GLASS_GRANT,
         Action.POLICY_PUSH,
         Action.POLICY_APPROVE,
         Action.POLICY_ACTIVATE,

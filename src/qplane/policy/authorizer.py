@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from ipaddress import ip_address
 from typing import Final
 
+from qplane.audit.actors import actor_facts
 from qplane.audit.log import record
 from qplane.domain.audit import AuditEvent, Outcome
 from qplane.domain.errors import Forbidden, NotFound
@@ -43,7 +44,9 @@ from qplane.policy.active import ActivePolicies
 from qplane.policy.actor import Actor
 from qplane.policy.context import AuthFacts
 from qplane.policy.decision import Decision
+from qplane.policy.determining import remember
 from qplane.policy.engine import PolicyEngine
+from qplane.policy.entities import Entity, EntityRef, EntityType
 from qplane.policy.facts import PLATFORM, GroupFacts, PrincipalFacts, TenantFacts, WorkerFacts
 from qplane.policy.request import AccessRequest, ResourceLike, access_request, tenant_of
 from qplane.policy.trace import note
@@ -105,6 +108,7 @@ class Authorizer:
         """
         request = self.request_for(uow, actor, action, resource, break_glass=break_glass)
         decision = self.decide(uow, request)
+        remember(actor, decision)  # the change the caller records next names these policies
         self._settle(uow, actor, action, request, decision, missing)
         return decision
 
@@ -221,6 +225,7 @@ class Authorizer:
             at=datetime.fromtimestamp(now, UTC),
         )
         decision = self.decide(uow, request)
+        remember(worker.id, decision)
         if not decision.allowed:
             self._record(uow, worker.id, None, action, request, decision)
             uow.commit()
@@ -311,7 +316,7 @@ class Authorizer:
         request: AccessRequest,
         decision: Decision,
     ) -> None:
-        """Add the decision to the audit log in *uow*."""
+        """Add the decision to the audit log in *uow*, with its policies and the job it is about."""
         verdict = "allow" if decision.allowed else "deny"
         resource = f"{request.resource.uid.type.value}::{request.resource.uid.id}"
         detail = f"{verdict} {action.value} on {resource}; policies={','.join(decision.policy_ids)}"
@@ -322,6 +327,8 @@ class Authorizer:
             # and none for a made-up id, would confirm what the 404 hides.
             detail = f"from tenant {tenant_id}: {detail}"
             tenant_id = None
+        facts = actor_facts(actor if actor is not None else actor_id)
+        job_id, backend = _job_of(request)
         record(
             uow,
             AuditEvent(
@@ -330,10 +337,29 @@ class Authorizer:
                 tenant_id=tenant_id,
                 actor_id=actor_id,
                 target=request.resource.uid.id[:200],
-                request_id=actor.request_id if actor is not None else None,
+                request_id=facts.request_id,
                 detail=detail[:_MAX_DETAIL],
+                actor_kind=facts.actor_kind,
+                auth_method=facts.auth_method,
+                decision=verdict,
+                policy_ids=decision.policy_ids,
+                job_id=job_id,
+                backend=backend,
+                source_ip=facts.source_ip,
             ),
         )
+
+
+def _job_of(request: AccessRequest) -> tuple[str | None, str | None]:
+    """The job (and its backend) a request is about: the resource, or the artifact's job."""
+    job: Entity | None = request.resource
+    if request.resource.uid.type is EntityType.ARTIFACT:
+        of = request.resource.attrs.get("job")
+        job = next((entity for entity in request.entities if entity.uid == of), None)
+    if job is None or job.uid.type is not EntityType.JOB:
+        return None, None
+    backend = job.attrs.get("backend")
+    return job.uid.id, backend.id if isinstance(backend, EntityRef) else None
 
 
 def _address(source_ip: str | None) -> str | None:

@@ -468,6 +468,70 @@ class QplaneClient:
     def audit_verify(self) -> JSON:
         return self._request("GET", "/v1/audit/verify")
 
+    def audit_export(self, format: str = "jsonl", **filters: str) -> Iterator[str]:
+        """Your tenant's log as export lines (``qplane-audit-export/1``), streamed as they come.
+
+        *format* is ``jsonl`` or ``ocsf``; *filters* are those of `audit_entries`
+        (a filtered export is marked incomplete). Verify the lines offline with
+        `qplane.audit.offline.verify_export`.
+        """
+        params: list[tuple[str, str | int | float | bool | None]] = [("format", format)]
+        params.extend((k, v) for k, v in filters.items() if v is not None)
+        request = self._http.build_request(
+            "GET", "/v1/audit/export", params=params, headers=self._headers()
+        )
+        response = self._http.send(self._sign(request), stream=True)
+        try:
+            if response.status_code >= 400:
+                response.read()
+                raise QplaneAPIError(response.status_code, _problem(response))
+            yield from (line for line in response.iter_lines() if line)
+        finally:
+            response.close()
+
+    def audit_checkpoint(self, fresh: bool = False) -> JSON:
+        """Your log's latest signed checkpoint (signed now when *fresh*): pin its ``note``."""
+        return self._request("GET", "/v1/audit/checkpoint", params={"fresh": fresh})
+
+    def audit_consistency(self, old_size: int, new_size: int | None = None) -> JSON:
+        """The proof that the checkpoint of *new_size* (default: latest) extends *old_size*'s."""
+        params: dict[str, int] = {"old_size": old_size}
+        if new_size is not None:
+            params["new_size"] = new_size
+        return self._request("GET", "/v1/audit/proofs/consistency", params=params)
+
+    def audit_keys(self) -> JSON:
+        """The checkpoint verifier keys (``vkeys``) and origins; needs no token."""
+        return self._request("GET", "/v1/audit/keys")
+
+    # -- operators: the platform's audit log, and break-glass ----------
+    def grant_elevation(self, tenant_id: str, reason: str, ttl_s: int | None = None) -> JSON:
+        """Break-glass into *tenant_id*'s audit log (operators; needs a recent MFA)."""
+        body: JSON = {"tenant_id": tenant_id, "reason": reason}
+        if ttl_s is not None:
+            body["ttl_s"] = ttl_s
+        return self._request("POST", "/v1/platform/elevations", body)
+
+    def tenant_audit_entries(
+        self, tenant_id: str, elevation: str | None = None, **filters: str | int
+    ) -> JSON:
+        """A tenant's entries: your own tenant's, or (operators) under *elevation*."""
+        params = [(k, v) for k, v in filters.items() if v is not None]
+        if elevation is not None:
+            params.append(("elevation", elevation))
+        return self._request("GET", f"/v1/tenants/{tenant_id}/audit/entries", params=params)
+
+    def platform_audit_entries(self, **filters: str | int) -> JSON:
+        params = [(k, v) for k, v in filters.items() if v is not None]
+        return self._request("GET", "/v1/platform/audit/entries", params=params)
+
+    def platform_audit_verify(self) -> JSON:
+        return self._request("GET", "/v1/platform/audit/verify")
+
+    def platform_audit_checkpoint(self, *, fresh: bool = False) -> JSON:
+        params = {"fresh": "true"} if fresh else None
+        return self._request("GET", "/v1/platform/audit/checkpoint", params=params)
+
     # -- single sign-on (OIDC) ------------------------------------------
     def add_identity_provider(self, tenant_id: str, settings: JSON) -> JSON:
         """Register an OpenID provider; the client secret in *settings* is never sent back."""

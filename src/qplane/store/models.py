@@ -171,41 +171,6 @@ class LeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class AuditEntryRow(Base):
-    """One hash-chained audit entry. Deliberately no foreign keys: the log outlives its subjects."""
-
-    __tablename__ = "audit_entries"
-    __table_args__ = (
-        Index("ix_audit_entries_tenant_at", "tenant_id", "at"),
-        Index("ix_audit_entries_actor", "actor_id"),
-        Index("ix_audit_entries_action", "action"),
-        Index("ix_audit_entries_target", "target"),
-    )
-
-    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[datetime]
-    action: Mapped[str] = mapped_column(String(128))
-    outcome: Mapped[str] = mapped_column(String(16))
-    tenant_id: Mapped[str | None] = mapped_column(ID)
-    actor_id: Mapped[str | None] = mapped_column(ID)
-    target: Mapped[str | None] = mapped_column(String(255))
-    request_id: Mapped[str | None] = mapped_column(String(128))
-    detail: Mapped[str | None] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(HASH)
-    entry_hash: Mapped[str] = mapped_column(HASH)
-
-
-class AuditHeadRow(Base):
-    """The last entry of each chain; its row lock serialises appenders."""
-
-    __tablename__ = "audit_heads"
-
-    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer)
-    entry_hash: Mapped[str] = mapped_column(HASH)
-
-
 class SchedulerStateRow(Base):
     """A single row (id 1, created by the migration) whose lock makes schedulers take turns."""
 
@@ -219,6 +184,7 @@ class SchedulerStateRow(Base):
 # Tables of later capabilities live in modules of their own; importing them
 # here registers them on `Base.metadata` (migrations and tests compare against it).
 from qplane.store import (  # noqa: E402, F401
+    models_audit,
     models_browser,
     models_keys,
     models_membership,

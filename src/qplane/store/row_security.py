@@ -40,6 +40,8 @@ TENANT_TABLES: Final[dict[str, str]] = {
     "key_rings": "tenant_id",
     "key_versions": "tenant_id",
     "key_shred_requests": "tenant_id",
+    "audit_keys": "tenant_id",
+    "elevations": "tenant_id",
 }
 
 POLICY: Final = "tenant_isolation"

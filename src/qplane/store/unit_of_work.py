@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from qplane.domain.ports import (
     ApiKeyRepository,
     ArtifactRepository,
+    AuditKeyRepository,
     AuditRepository,
     BrowserSessionRepository,
     DeviceAuthorizationRepository,
+    ElevationRepository,
     GroupRepository,
     JobRepository,
     KeyRingRepository,
@@ -50,9 +52,11 @@ from qplane.domain.ports import (
 )
 from qplane.store.repositories.artifacts import SqlArtifactRepository
 from qplane.store.repositories.audit import SqlAuditRepository
+from qplane.store.repositories.audit_keys import SqlAuditKeyRepository
 from qplane.store.repositories.browser_sessions import SqlBrowserSessionRepository
 from qplane.store.repositories.device import SqlDeviceAuthorizationRepository
 from qplane.store.repositories.dpop import SqlSeenTokenIdRepository
+from qplane.store.repositories.elevations import SqlElevationRepository
 from qplane.store.repositories.groups import SqlGroupRepository
 from qplane.store.repositories.jobs import SqlJobRepository
 from qplane.store.repositories.key_rings import SqlKeyRingRepository
@@ -100,6 +104,8 @@ class SqlUnitOfWork:
     workers: WorkerRepository
     key_rings: KeyRingRepository
     audit: AuditRepository
+    audit_keys: AuditKeyRepository
+    elevations: ElevationRepository
     scheduler: SchedulerStateRepository
     saml_providers: SamlProviderRepository
     saml_requests: SamlLoginRequestRepository
@@ -138,6 +144,8 @@ class SqlUnitOfWork:
         self.workers = SqlWorkerRepository(session)
         self.key_rings = SqlKeyRingRepository(session)
         self.audit = SqlAuditRepository(session)
+        self.audit_keys = SqlAuditKeyRepository(session)
+        self.elevations = SqlElevationRepository(session)
         self.scheduler = SqlSchedulerStateRepository(session)
         self.saml_providers = SqlSamlProviderRepository(session)
         self.saml_requests = SqlSamlLoginRequestRepository(session)

@@ -196,8 +196,8 @@ def sso_audit(platform: Platform, tenant_id: str | None, outcome: Outcome) -> li
     """The SSO login entries of one tenant's chain (or the platform chain) with *outcome*."""
     with platform.database.unit_of_work() as uow:
         if tenant_id is None:
-            entries = list(uow.audit.chain("platform"))
+            entries = list(uow.audit.entries("platform"))
         else:
-            query = AuditQuery(tenant_id=tenant_id, action="auth.sso.login", outcome=outcome)
+            query = AuditQuery(log=tenant_id, action="auth.sso.login", outcome=outcome)
             entries = uow.audit.search(query, 200, None).items
     return [e for e in entries if e.action == "auth.sso.login" and e.outcome is outcome]

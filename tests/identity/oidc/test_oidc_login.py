@@ -143,7 +143,7 @@ def test_leaving_the_idp_group_removes_the_project_at_next_login(
     assert _project_jobs(client, second, acme.project_id) == 404
     assert _project_jobs(client, first, acme.project_id) == 404  # older tokens too
     with platform.database.unit_of_work() as uow:
-        actions = [e.action for e in uow.audit.chain(acme.id)]
+        actions = [e.action for e in uow.audit.entries(acme.id)]
     assert actions.count("project.member.sync") == 2  # granted, then removed
     assert actions.count("group.member.sync") == 2
 

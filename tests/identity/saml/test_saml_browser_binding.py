@@ -27,7 +27,7 @@ COOKIE = "qplane-saml"
 
 
 def _denials(platform: Platform, tenant_id: str) -> list[str]:
-    query = AuditQuery(tenant_id=tenant_id, action="auth.saml", outcome=Outcome.DENIED)
+    query = AuditQuery(log=tenant_id, action="auth.saml", outcome=Outcome.DENIED)
     with platform.database.unit_of_work() as uow:
         return [entry.detail or "" for entry in uow.audit.search(query, 100, None).items]
 

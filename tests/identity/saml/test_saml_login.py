@@ -24,7 +24,7 @@ from tests.identity.saml.idp import MFA_CLASS, TestIdp
 
 
 def _denials(platform: Platform, tenant_id: str) -> list[str]:
-    query = AuditQuery(tenant_id=tenant_id, action="auth.saml", outcome=Outcome.DENIED)
+    query = AuditQuery(log=tenant_id, action="auth.saml", outcome=Outcome.DENIED)
     with platform.database.unit_of_work() as uow:
         return [entry.detail or "" for entry in uow.audit.search(query, 100, None).items]
 
@@ -228,7 +228,7 @@ def test_an_existing_local_account_is_never_taken_over(
 
 def test_login_success_is_audited(platform: Platform, saml_acme: SamlTenant) -> None:
     assert _login(saml_acme).status_code == 200
-    query = AuditQuery(tenant_id=saml_acme.tenant.tenant_id, action="auth.saml")
+    query = AuditQuery(log=saml_acme.tenant.tenant_id, action="auth.saml")
     with platform.database.unit_of_work() as uow:
         entries = uow.audit.search(query, 10, None).items
     assert [e.outcome for e in entries] == [Outcome.SUCCESS]

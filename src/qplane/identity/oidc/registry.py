@@ -7,8 +7,9 @@ Security properties:
   Changes are privileged (``idp.manage`` is in the policy schema's privileged
   group): the decision point asks for a recent MFA (step-up).
 * The client secret is sealed under the tenant's key before it reaches the
-  store and is never returned, logged or audited; `IdentityProvider` does
-  not even have a field for it.
+  store and is never returned, logged or audited (the audit entry carries
+  only its keyed digest, `qplane.audit.correlation`); `IdentityProvider`
+  does not even have a field for it.
 * Mappings grant only tenant roles and only projects of the same tenant.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from qplane.audit.correlation import Correlator
 from qplane.broker.auditing import audit
 from qplane.crypto.hierarchy import KeyHierarchy
 from qplane.domain import ids
@@ -32,7 +34,7 @@ from qplane.domain.oidc import (
     normalise_domains,
 )
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
-from qplane.domain.tenancy import Role, validate_slug
+from qplane.domain.tenancy import TENANT_ROLES, validate_slug
 from qplane.identity.oidc.discovery import check_issuer_url
 from qplane.identity.oidc.sealing import seal_client_secret
 from qplane.policy.actions import Action
@@ -40,7 +42,7 @@ from qplane.policy.actor import Actor
 from qplane.policy.authorizer import Authorizer
 from qplane.policy.engine import PolicyEngine
 
-_TENANT_ROLES = frozenset({Role.TENANT_ADMIN.value, Role.MEMBER.value, Role.VIEWER.value})
+_TENANT_ROLES = frozenset(role.value for role in TENANT_ROLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class ProviderRegistry:
         self._uow = uow_factory
         self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._keys = keys
+        self._correlate = Correlator(keys)
         self._allow_http = allow_http
 
     def register(self, actor: Actor, tenant_id: str, new: ProviderSettings) -> IdentityProvider:
@@ -100,9 +103,8 @@ class ProviderRegistry:
             provider = replace(
                 provider, project_mappings=_project_mappings(uow, tenant_id, new.project_mappings)
             )
-            sealed = seal_client_secret(
-                self._keys, uow, tenant_id, provider.id, _secret(new.client_secret)
-            )
+            secret = _secret(new.client_secret)
+            sealed = seal_client_secret(self._keys, uow, tenant_id, provider.id, secret)
             uow.oidc_providers.add(provider, sealed)
             audit(
                 uow,
@@ -111,6 +113,7 @@ class ProviderRegistry:
                 tenant_id=tenant_id,
                 target=provider.id,
                 detail=f"{provider.name} issuer={provider.issuer}",
+                correlations=self._secret_digest(uow, tenant_id, secret),
             )
             uow.commit()
         return provider
@@ -135,10 +138,11 @@ class ProviderRegistry:
             current = uow.oidc_providers.get(tenant_id, provider_id)
             updated = self._changed(uow, current, changes)
             sealed = None
+            digest: tuple[tuple[str, str], ...] = ()
             if changes.client_secret is not None:
-                sealed = seal_client_secret(
-                    self._keys, uow, tenant_id, provider_id, _secret(changes.client_secret)
-                )
+                secret = _secret(changes.client_secret)
+                sealed = seal_client_secret(self._keys, uow, tenant_id, provider_id, secret)
+                digest = self._secret_digest(uow, tenant_id, secret)
             uow.oidc_providers.update(updated, sealed)
             what = "settings" + (" and client secret" if sealed is not None else "")
             audit(
@@ -148,6 +152,7 @@ class ProviderRegistry:
                 tenant_id=tenant_id,
                 target=provider_id,
                 detail=f"{updated.name}: {what} changed",
+                correlations=digest,
             )
             uow.commit()
         return updated
@@ -162,6 +167,12 @@ class ProviderRegistry:
 
     def _authorize_change(self, actor: Actor, tenant_id: str) -> None:
         self._authz.on_tenant(actor, Action.IDP_MANAGE, tenant_id)
+
+    def _secret_digest(
+        self, uow: UnitOfWork, tenant_id: str, secret: str
+    ) -> tuple[tuple[str, str], ...]:
+        """The secret's keyed digest: shows a reused secret without ever showing the secret."""
+        return self._correlate.digests(uow, tenant_id, [("client_secret", secret.encode())])
 
     def _changed(
         self, uow: UnitOfWork, current: IdentityProvider, changes: ProviderSettings
@@ -215,7 +226,7 @@ def _role_mappings(mappings: Sequence[RoleMapping]) -> tuple[RoleMapping, ...]:
         unknown = set(mapping.roles) - _TENANT_ROLES
         if not mapping.roles or unknown:
             raise ValidationFailed(
-                "role mappings grant tenant roles only (tenant_admin, member, viewer)",
+                "role mappings grant tenant roles only (tenant_admin, member, viewer, auditor)",
                 field="role_mappings",
             )
     return tuple(mappings)

@@ -18,9 +18,7 @@ from typing import Final
 
 from qplane.domain.errors import Unauthenticated, ValidationFailed
 from qplane.domain.saml import AttributeRule, SamlProvider
-from qplane.domain.tenancy import Role, validate_email
-
-TENANT_ROLES: Final = frozenset({Role.TENANT_ADMIN, Role.MEMBER, Role.VIEWER})
+from qplane.domain.tenancy import TENANT_ROLES, Role, validate_email
 
 _AC: Final = "urn:oasis:names:tc:SAML:2.0:ac:classes:"
 #: AuthnContextClassRef → RFC 8176 authentication method references.
