@@ -215,8 +215,16 @@ def test_every_read_of_the_audit_log_is_recorded_in_it(client: TestClient, acme:
     client.get("/v1/audit/verify", headers=acme.headers)
     client.post("/v1/audit/checkpoints", headers=acme.headers)
     client.get("/v1/audit/proofs/inclusion", params={"index": 0}, headers=acme.headers)
+    client.get("/v1/audit/checkpoints", headers=acme.headers)
+    client.get("/v1/audit/export", headers=acme.headers)
     reads = [e["action"] for e in _actions(client, acme, target=acme.tenant_id)]
-    for action in ("audit.search", "audit.verify", "audit.prove"):
+    for action in (
+        "audit.search",
+        "audit.verify",
+        "audit.checkpoint",
+        "audit.prove",
+        "audit.export",
+    ):
         assert action in reads
 
 

@@ -128,18 +128,30 @@ class LogAccess:
         return page
 
     def checkpoint(self, *, fresh: bool = False) -> StoredCheckpoint:
-        """The latest signed checkpoint (signed now when *fresh*, or when there is none)."""
+        """The latest signed checkpoint (signed now when *fresh*, or when there is none).
+
+        The read is recorded after the checkpoint was taken, so the record
+        is the first entry the next checkpoint covers.
+        """
         with self._scope():
+            latest = None
             if not fresh:
                 with self._uow() as uow:
                     latest = uow.audit.latest_checkpoint(self.log)
-                if latest is not None:
-                    return latest
-            return self._keeper.sign(self.log)
+            checkpoint = latest if latest is not None else self._keeper.sign(self.log)
+            with self._uow() as uow:
+                detail = f"checkpoint of size {checkpoint.size}"
+                self._reader.record(uow, "audit.checkpoint", self.log, detail)
+                uow.commit()
+        return checkpoint
 
     def checkpoints(self, min_size: int = 0) -> list[StoredCheckpoint]:
         with self._scope(), self._uow() as uow:
-            return uow.audit.checkpoints(self.log, min_size)
+            found = uow.audit.checkpoints(self.log, min_size)
+            detail = f"{len(found)} checkpoints from size {min_size}"
+            self._reader.record(uow, "audit.checkpoint", self.log, detail)
+            uow.commit()
+        return found
 
     def inclusion(self, index: int, tree_size: int | None) -> EntryProof:
         """Entry *index* and its proof against the checkpoint of *tree_size* (default: latest)."""
