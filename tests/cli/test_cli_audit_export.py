@@ -111,3 +111,16 @@ def test_check_pin_refuses_a_pin_from_a_forked_log(
 def test_verify_refuses_keys_without_an_export(acme: TenantSession) -> None:
     line = assert_one_line_error(acme.admin("audit", "verify", "--key", "x+00000000+AQ=="))
     assert "export file" in line
+
+
+def test_a_missing_export_or_pin_is_one_line_naming_the_file(
+    acme: TenantSession, exported: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere.jsonl"
+    line = assert_one_line_error(acme.admin("audit", "verify", str(missing)))
+    assert f"cannot read {missing}" in line
+    line = assert_one_line_error(
+        acme.admin("audit", "verify", str(exported), "--pinned", str(tmp_path / "no-pin.json"))
+    )
+    assert "cannot read" in line
+    assert "no-pin.json" in line

@@ -41,11 +41,14 @@ def verify_export_file(export: Path, keys: list[str], pinned: Path | None) -> No
     own (the report then says the signatures prove only self-consistency).
     """
     note: str | None = None
-    if pinned is not None:
-        note, pinned_keys = read_pinned_note(pinned.read_text(encoding="utf-8"))
-        keys = keys or list(pinned_keys)
-    with export.open("rb") as lines:
-        report = verify_export(lines, keys or None, note)
+    try:
+        if pinned is not None:
+            note, pinned_keys = read_pinned_note(pinned.read_text(encoding="utf-8"))
+            keys = keys or list(pinned_keys)
+        with export.open("rb") as lines:
+            report = verify_export(lines, keys or None, note)
+    except OSError as exc:
+        raise fail(f"cannot read {exc.filename}: {exc.strerror}") from None
     if not report.ok:
         raise fail(report.describe())
     console().print(render.literal(report.describe()))
