@@ -17,11 +17,15 @@ from qplane.audit.service import AuditService
 from qplane.audit.signing import CheckpointKeys
 from qplane.backends.catalogue import BackendCatalogue, default_catalogue
 from qplane.broker.archives import ArchiveService
+from qplane.broker.calibration import CalibrationKeeper
 from qplane.broker.dispatch import DispatchService
 from qplane.broker.explain import ExplainService
 from qplane.broker.jobs import JobService
 from qplane.broker.keys import KeyService
 from qplane.broker.policies import PolicyService
+from qplane.broker.queue_view import QueueView
+from qplane.broker.quotas import QuotaService
+from qplane.broker.reservations import ReservationService
 from qplane.broker.signal import WorkSignal
 from qplane.broker.sweeper import Sweeper
 from qplane.broker.tenancy import TenancyService
@@ -54,6 +58,7 @@ from qplane.identity.tokens import LEEWAY_S, TokenIssuer, TokenVerifier
 from qplane.policy.active import ActivePolicies
 from qplane.policy.authorizer import Authorizer
 from qplane.policy.engine import PolicyEngine
+from qplane.store.blobs import blob_stores_for
 from qplane.store.database import Database
 
 INTERNAL_TOKEN_PATH = "/internal/v1/token"
@@ -88,6 +93,10 @@ class Platform:
     tenancy: TenancyService
     jobs: JobService
     dispatch: DispatchService
+    calibrations: CalibrationKeeper
+    quotas: QuotaService
+    reservations: ReservationService
+    queue: QueueView
     workers: WorkerRegistry
     sweeper: Sweeper
     audit: AuditService
@@ -121,7 +130,12 @@ class Platform:
 def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
     """Wire every service from *settings*; upgrades the schema first unless told not to."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.effective_database_url)
+    catalogue = default_catalogue()
+    # Payloads stay in their job's region: one blob store per region (residency).
+    database = Database(
+        settings.effective_database_url,
+        blobs=blob_stores_for(settings, {info.region for info in catalogue.infos()}),
+    )
     if upgrade:
         database.upgrade()
     if database.row_security_bypassed():
@@ -139,7 +153,12 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
         ),
         environment=validate_environment(settings.key_environment),
     )
-    catalogue = default_catalogue()
+    calibrations = CalibrationKeeper(
+        database,
+        catalogue,
+        interval_s=settings.calibration_interval_s,
+        window_s=settings.calibration_window_s,
+    )
     signing = SigningKeys.load_or_create(settings.key_dir)
     attestation = AttestationKey.load_or_create(settings.key_dir)
     work = WorkSignal()
@@ -237,6 +256,7 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             settings.max_payload_bytes,
             work,
             authorizer=authorizer,
+            time_limits=(settings.default_job_time_limit_s, settings.max_job_time_limit_s),
         ),
         dispatch=DispatchService(
             database,
@@ -245,6 +265,14 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             work,
             authorizer=authorizer,
             catalogue=catalogue,
+            calibrations=calibrations,
+            jitter_s=settings.dispatch_jitter_s,
+        ),
+        calibrations=calibrations,
+        quotas=QuotaService(database, catalogue, authorizer),
+        reservations=ReservationService(database, catalogue, authorizer),
+        queue=QueueView(
+            database, catalogue, authorizer, granularity_s=settings.tenant_time_granularity_s
         ),
         workers=WorkerRegistry(
             database,
@@ -252,6 +280,7 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             settings.issuer + INTERNAL_TOKEN_PATH,
             settings.worker_token_ttl_s,
             authorizer=authorizer,
+            catalogue=catalogue,
         ),
         sweeper=Sweeper(
             database,
@@ -263,6 +292,8 @@ def build_platform(settings: Settings, *, upgrade: bool = True) -> Platform:
             checkpoints=audit_log.sign_grown,
             checkpoint_interval_s=settings.audit_checkpoint_interval_s,
             audit_retention=AuditRetention(database, settings.audit_retention_days).prune,
+            blob_gc=database.collect_orphan_blobs,
+            calibrations=calibrations,
         ),
         audit=audit_log,
         platform_audit=PlatformAuditAccess(

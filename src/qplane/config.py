@@ -116,9 +116,30 @@ class Settings(BaseSettings):
     sandbox_cpu_seconds: int = 120
     sandbox_memory_mb: int = 4096
 
+    #: Regional blob stores for payloads (circuits, results, logs): region → directory.
+    #: Empty (the embedded default): every region of the device catalogue gets
+    #: ``<data_dir>/blobs/<region>``. Set, only the listed regions can hold payloads,
+    #: and a job routed to any other region is refused.
+    blob_stores: dict[str, Path] = Field(default_factory=dict)
+    #: A job's wall-clock limit unless it asks for less, and the most it may ask for.
+    default_job_time_limit_s: int = Field(default=600, ge=1)
+    max_job_time_limit_s: int = Field(default=3600, ge=1)
+    #: Side-channel reduction: state-change times shown to tenants are rounded down to
+    #: this many seconds, and each dispatch waits a random 0..jitter seconds first.
+    tenant_time_granularity_s: float = Field(default=1.0, ge=0.0, le=3600.0)
+    dispatch_jitter_s: float = Field(default=0.05, ge=0.0, le=60.0)
+    #: Emulated QPUs are recalibrated every interval, in a window of this length.
+    calibration_interval_s: float = Field(default=24 * 3600.0, gt=0)
+    calibration_window_s: float = Field(default=600.0, ge=0)
+
     @property
     def key_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Where the embedded default keeps each region's blob store."""
+        return self.data_dir / "blobs"
 
     @property
     def tls_dir(self) -> Path:

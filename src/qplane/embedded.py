@@ -45,6 +45,10 @@ from qplane.worker.lifetime import die_with_parent
 
 _log = logging.getLogger("qplane.embedded")
 _START_TIMEOUT_S: Final = 30.0
+#: On stop, requests still open after this long are cut: a worker's lease long poll
+#: (up to ten seconds) must not hold the shutdown. A lease granted just then is
+#: never lost: it expires and its job is queued again.
+_GRACEFUL_SHUTDOWN_S: Final = 1.0
 #: Environment a worker process inherits: enough to run Python, nothing secret.
 _WORKER_ENV_KEYS: Final = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _INTERNAL_PREFIX: Final = "/internal"
@@ -123,7 +127,13 @@ class EmbeddedPlatform:
         self.platform = build_platform(self.settings)
         app = create_app(self.platform, run_sweeper=self._run_sweeper)
         if self._internal_socket is None:
-            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+            config = uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+            )
             self._serve("qplane-api", config, self._socket)
         else:
             self._serve_tls(app, self._internal_socket)
@@ -316,6 +326,7 @@ def _tls_config(app: ASGIApp, server_file: Path, *, client_ca: Path | None) -> u
         app,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
         lifespan="on" if client_ca is None else "off",
         ssl_certfile=str(server_file),  # the key is in the same (0600) file
         ssl_ciphers=_TLS12_CIPHERS,

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from qplane.bootstrap import Platform
+from qplane.store.blobs import BlobKey
 from tests.api.conftest import BELL, InProcessWorker, TenantCtx
 from tests.api.test_jobs_api import run_leased_job, submit
 
@@ -18,26 +19,40 @@ MARKER = "QPLANE-PLAINTEXT-MARKER-7f3a9c"
 def copy_artifact(
     platform: Platform, kind: str, source_job: str, target_job: str, target_kind: str | None = None
 ) -> None:
+    """Copy a sealed artifact, key metadata and payload blob alike, onto another job: an
+    attacker with write access to the database and the blob stores."""
+    kind_to = target_kind or kind
     with platform.database.engine.begin() as conn:
         row = conn.execute(
             text(
-                "SELECT kek_version, wrapped_key, nonce, ciphertext FROM artifacts "
-                "WHERE job_id = :j AND kind = :k"
+                "SELECT kek_version, wrapped_key, nonce, ciphertext, region, blob_digest, "
+                "tenant_id FROM artifacts WHERE job_id = :j AND kind = :k"
             ),
             {"j": source_job, "k": kind},
         ).one()
+        target_tenant = conn.execute(
+            text("SELECT tenant_id FROM jobs WHERE id = :j"), {"j": target_job}
+        ).scalar_one()
+        if row[5] is not None:  # the payload lives in a regional blob store: copy it over too
+            blobs = platform.database.blobs
+            assert blobs is not None
+            store = blobs.for_region(row[4])
+            payload = store.read(BlobKey(row[6], source_job, kind, row[5]))
+            store.write(target_tenant, target_job, kind_to, payload)
         conn.execute(
             text(
                 "UPDATE artifacts SET kek_version = :v, wrapped_key = :w, nonce = :n, "
-                "ciphertext = :c WHERE job_id = :j AND kind = :k"
+                "ciphertext = :c, region = :r, blob_digest = :d WHERE job_id = :j AND kind = :k"
             ),
             {
                 "v": row[0],
                 "w": row[1],
                 "n": row[2],
                 "c": row[3],
+                "r": row[4],
+                "d": row[5],
                 "j": target_job,
-                "k": target_kind or kind,
+                "k": kind_to,
             },
         )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from qplane.bootstrap import Platform
 from qplane.broker.validation import parse_circuit
@@ -142,12 +141,10 @@ def test_the_log_is_sealed_and_bound_to_its_kind(
     submit(client, acme)
     job_id = _run(client, platform, worker, log=f"completed note={marker}\n")
 
-    with platform.database.engine.connect() as conn:
-        stored = conn.execute(
-            text("SELECT ciphertext FROM artifacts WHERE job_id = :j AND kind = 'log'"),
-            {"j": job_id},
-        ).scalar_one()
-    assert marker.encode() not in bytes(stored)
+    assert platform.database.blobs is not None  # the log lives in its region's blob store
+    local = platform.database.blobs.for_region("local")  # the simulators' region
+    (stored,) = [k for k in local.stored_keys() if k.job_id == job_id and k.kind == "log"]
+    assert marker.encode() not in local.read(stored)
     copy_artifact(platform, "result", job_id, job_id, target_kind="log")
     swapped = client.get(f"/v1/jobs/{job_id}/log", headers=acme.headers)
     assert swapped.json()["type"].endswith("/integrity-error")

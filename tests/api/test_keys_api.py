@@ -40,12 +40,14 @@ def _stored(platform: Platform, job_id: str, kind: str = "result") -> tuple[Any,
     with platform.database.engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT kek_ring, kek_version, wrapped_key, nonce, ciphertext FROM artifacts"
-                " WHERE job_id = :j AND kind = :k"
+                "SELECT kek_ring, kek_version, wrapped_key, nonce, ciphertext, blob_digest"
+                " FROM artifacts WHERE job_id = :j AND kind = :k"
             ),
             {"j": job_id, "k": kind},
         ).one()
-    return (row[0], row[1], bytes(row[2]), bytes(row[3]), bytes(row[4]))
+    # The payload as stored: inline, or the digest naming its regional blob.
+    payload = bytes(row[4]) if row[4] is not None else row[5].encode()
+    return (row[0], row[1], bytes(row[2]), bytes(row[3]), payload)
 
 
 def _run(client: TestClient, platform: Platform, tenant: TenantCtx, worker: InProcessWorker) -> str:

@@ -55,6 +55,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -103,6 +104,25 @@ EXEMPT: Final[dict[Route, str]] = {
         "its body is a recipient key, and the job lookup confined to B's tenant refuses "
         "before any decision, so the walk's 'a body reached the decision point' cannot hold: "
         "tests/api/test_job_archives.py::test_another_tenants_job_answers_like_a_missing_one"
+    ),
+    ("PUT", "/v1/tenants/{tenant_id}/projects/{project_id}/quotas"): (
+        "the project lookup confined to B's tenant refuses before any decision, so the walk's "
+        "'a body reached the decision point' cannot hold: tests/api/test_quotas_api.py::"
+        "test_another_tenants_project_quota_answers_like_a_missing_project"
+    ),
+    ("DELETE", "/v1/tenants/{tenant_id}/reservations/{reservation_id}"): (
+        "operators only: with B's own tenant in the path B is refused 403 before any lookup, "
+        "whatever the reservation id: tests/api/test_reservations_api.py::"
+        "test_a_tenant_cannot_reserve_and_cannot_cancel_a_reservation_real_or_made_up"
+    ),
+    ("POST", "/v1/backends/{backend}/windows"): (
+        "keyed by a shared device's name, not a tenant's object; operators only: "
+        "tests/api/test_reservations_api.py::test_only_operators_take_a_device_out_for_maintenance"
+    ),
+    ("GET", "/v1/backends/{backend}/calendar"): (
+        "keyed by a shared device's name; every tenant may read it, and sees another tenant's "
+        "reservation only as anonymous 'reserved' time: tests/api/test_reservations_api.py::"
+        "test_a_tenant_sees_its_own_reservation_and_anothers_only_as_reserved"
     ),
     ("POST", "/internal/v1/leases/{lease_id}/start"): (
         "worker-only (internal audience): test_lease_routes_refuse_every_tenant_token"
@@ -158,6 +178,7 @@ class World:
     saml_metadata: str
     versions: tuple[int, ...]
     shred_request: str
+    reservation: str
 
     @property
     def identifiers(self) -> frozenset[str]:
@@ -177,6 +198,7 @@ class World:
                 self.oidc_provider,
                 self.saml_provider,
                 self.shred_request,
+                self.reservation,
             }
         )
 
@@ -252,6 +274,10 @@ def build_world(
         )
     )
 
+    reservation = _created(  # dedicated device time, booked by an operator
+        client.post(f"{tenant}/reservations", json=_reservation_body(), headers=operator_headers)
+    )
+
     return World(
         admin=admin,
         finished_job=finished,
@@ -266,6 +292,7 @@ def build_world(
         saml_metadata=saml_metadata,
         versions=(active, pending["version"]),
         shred_request=shred["id"],
+        reservation=reservation["id"],
     )
 
 
@@ -287,6 +314,8 @@ def tenant_view(
         "policy_settings": f"{base}/policy-settings",
         "jobs": f"/v1/projects/{tenant.project_id}/jobs",
         "keys": f"{base}/keys",
+        "usage": f"{base}/usage",
+        "reservations": f"{base}/reservations",
     }
     seen: dict[str, Any] = {}
     for name, url in reads.items():
@@ -338,6 +367,16 @@ def _oidc_provider_body() -> dict[str, Any]:
     }
 
 
+def _reservation_body(days_ahead: int = 1) -> dict[str, Any]:
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days_ahead)
+    return {
+        "backend": "emu_heavyhex_27",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "reason": "dedicated time",
+    }
+
+
 def _saml_provider_body(metadata_xml: str) -> dict[str, Any]:
     return {
         "metadata_xml": metadata_xml,
@@ -386,6 +425,8 @@ BODIES: Final[dict[Route, Callable[[World], dict[str, Any]]]] = {
         "project_id": a.admin.project_id,
         "below_version": 2,
     },
+    ("PUT", "/v1/tenants/{tenant_id}/quotas"): lambda _: {"running_jobs": 1, "plan": "premium"},
+    ("POST", "/v1/tenants/{tenant_id}/reservations"): lambda _: _reservation_body(days_ahead=3),
     ("POST", "/v1/tenants/{tenant_id}/keys/shred-requests"): lambda a: {
         "project_id": a.admin.project_id,
         "reason": "rogue",

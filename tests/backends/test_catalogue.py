@@ -9,7 +9,9 @@ from qplane.backends.catalogue import BackendCatalogue, default_catalogue
 from qplane.domain.backends import BackendKind
 from qplane.domain.errors import ValidationFailed
 
-BUILT_IN = ["aer_density_matrix", "aer_mps", "aer_statevector"]
+SIMULATORS = ["aer_density_matrix", "aer_mps", "aer_statevector"]
+EMULATED_QPUS = ["emu_heavyhex_127", "emu_heavyhex_27", "emu_ion_20"]
+BUILT_IN = SIMULATORS + EMULATED_QPUS
 
 
 @pytest.fixture(scope="module")
@@ -17,16 +19,21 @@ def catalogue() -> BackendCatalogue:
     return default_catalogue()
 
 
-def test_default_catalogue_offers_three_aer_simulators(catalogue: BackendCatalogue) -> None:
-    assert catalogue.names() == BUILT_IN
-    assert [info.name for info in catalogue.infos()] == BUILT_IN
-
-
-def test_every_built_in_backend_is_a_local_simulator_with_sane_limits(
+def test_default_catalogue_offers_three_aer_simulators_and_three_emulated_qpus(
     catalogue: BackendCatalogue,
 ) -> None:
-    for info in catalogue.infos():
+    assert catalogue.names() == BUILT_IN
+    assert [info.name for info in catalogue.infos()] == BUILT_IN
+    kinds = {info.name: info.kind for info in catalogue.infos()}
+    assert [name for name in BUILT_IN if kinds[name] is BackendKind.SIMULATOR] == SIMULATORS
+
+
+def test_every_built_in_simulator_is_local_with_sane_limits(
+    catalogue: BackendCatalogue,
+) -> None:
+    for info in (catalogue.get(name).info for name in SIMULATORS):
         assert info.kind is BackendKind.SIMULATOR
+        assert not info.exclusive
         assert info.region == "local"
         assert info.limits.min_shots == 1
         assert info.limits.max_shots == 100_000
@@ -35,7 +42,7 @@ def test_every_built_in_backend_is_a_local_simulator_with_sane_limits(
 
 
 def test_qubit_limits_fit_the_default_sandbox_memory(catalogue: BackendCatalogue) -> None:
-    limits = {info.name: info.limits.max_qubits for info in catalogue.infos()}
+    limits = {name: catalogue.get(name).info.limits.max_qubits for name in SIMULATORS}
 
     assert limits == {"aer_statevector": 26, "aer_density_matrix": 13, "aer_mps": 63}
 

@@ -30,6 +30,7 @@ from qplane.api.routes import (
     policies,
     public,
     saml,
+    scheduling,
     sessions,
     workload,
 )
@@ -135,6 +136,7 @@ def create_app(platform: Platform, *, run_sweeper: bool = True) -> FastAPI:
         explain,
         policies,
         keys,
+        scheduling,
     )
     for module in routers:
         app.include_router(module.router)

@@ -15,6 +15,7 @@ from qplane.domain.jobs import (
     JobState,
     SourceFormat,
 )
+from qplane.domain.scheduling import coarsen
 from qplane.domain.tenancy import GroupMember, Principal, Project, ProjectMember, Tenant
 
 
@@ -157,6 +158,10 @@ class JobSubmit(Strict):
     seed: int | None = None
     #: The data classification of the circuit; policies may route on it.
     classification: Classification = Classification.INTERNAL
+    #: Orders the tenant's own jobs on a device (0 to 9, higher first); never others'.
+    priority: int = 5
+    #: The run's wall-clock limit in seconds; null: the platform's default.
+    time_limit_s: int | None = None
 
 
 class TransitionOut(BaseModel):
@@ -181,12 +186,27 @@ class JobOut(BaseModel):
     reason: str | None
     attempts: int
     classification: Classification
+    region: str
+    priority: int
+    time_limit_s: int
+    calibration_id: str | None
+    device_seconds: float | None
     created_at: datetime
     updated_at: datetime
     history: list[TransitionOut]
 
     @classmethod
-    def of(cls, job: Job) -> JobOut:
+    def of(cls, job: Job, granularity_s: float) -> JobOut:
+        """The job as its tenant sees it: state-change times rounded down to *granularity_s*.
+
+        Exact times of a job's steps would be a fine clock on the shared
+        device's other work (`qplane.domain.scheduling.coarsen`); the
+        submission time is the tenant's own and stays exact.
+        """
+        history = [
+            TransitionOut(state=t.state, at=coarsen(t.at, granularity_s), reason=t.reason)
+            for t in job.history
+        ]
         return cls(
             id=job.id,
             tenant_id=job.tenant_id,
@@ -203,9 +223,14 @@ class JobOut(BaseModel):
             reason=job.reason,
             attempts=job.attempts,
             classification=job.classification,
+            region=job.region,
+            priority=job.priority,
+            time_limit_s=job.time_limit_s,
+            calibration_id=job.calibration_id,
+            device_seconds=job.device_seconds,
             created_at=job.created_at,
-            updated_at=job.updated_at,
-            history=[TransitionOut(state=t.state, at=t.at, reason=t.reason) for t in job.history],
+            updated_at=coarsen(job.updated_at, granularity_s),
+            history=history,
         )
 
 
@@ -234,6 +259,13 @@ class BackendOut(BaseModel):
     min_shots: int
     max_shots: int
     basis_gates: list[str]
+    #: Connectivity family: ``all-to-all``, ``heavy-hex``, ``linear``.
+    topology: str
+    max_circuits: int
+    #: One job at a time: no two tenants' circuits ever share the device.
+    exclusive: bool
+    #: What the device executes; submitted circuits are transpiled to these.
+    native_gates: list[str]
 
     @classmethod
     def of(cls, info: BackendInfo) -> BackendOut:
@@ -248,6 +280,10 @@ class BackendOut(BaseModel):
             min_shots=lim.min_shots,
             max_shots=lim.max_shots,
             basis_gates=sorted(lim.basis_gates),
+            topology=info.topology,
+            max_circuits=info.max_circuits,
+            exclusive=info.exclusive,
+            native_gates=sorted(info.native_gates),
         )
 
 
@@ -255,12 +291,15 @@ class WorkerRegister(Strict):
     name: str = Field(max_length=63)
     public_jwk: str = Field(max_length=2048)
     backends: list[str] = Field(max_length=64)
+    #: The region the worker runs in; every backend it serves must be there.
+    region: str = Field(default="", max_length=32)
 
 
 class WorkerOut(BaseModel):
     id: str
     name: str
     backends: list[str]
+    region: str = ""
 
 
 class WorkerTokenRequest(Strict):
@@ -270,6 +309,8 @@ class WorkerTokenRequest(Strict):
 
 class LeaseRequest(Strict):
     backends: list[str] = Field(default_factory=list, max_length=64)
+    #: Take up to this many jobs at once: always one tenant's, on one device (a batch).
+    max_jobs: int = Field(default=1, ge=1, le=100)
 
 
 class LeaseOut(BaseModel):
@@ -281,6 +322,13 @@ class LeaseOut(BaseModel):
     seed: int
     format: SourceFormat
     source: str
+    #: Stop the run (and fail the job) after this many seconds.
+    time_limit_s: int = 600
+    #: The device calibration (JSON record) to run under; None for simulators.
+    calibration: str | None = None
+    calibration_id: str | None = None
+    #: More leases of the same batch: the same tenant, on the same device.
+    batch: list[LeaseOut] = Field(default_factory=list)
 
 
 class HeartbeatOut(BaseModel):

@@ -25,9 +25,9 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit_aer import AerSimulator
 
-from qplane.backends.base import BackendError, MetadataValue, RunResult
+from qplane.backends.base import BackendError, MetadataValue, RunResult, check_run_arguments
 from qplane.domain.backends import BackendInfo, BackendKind, BackendLimits
-from qplane.domain.errors import ValidationFailed
+from qplane.domain.calibration import Calibration
 
 #: Always writable: without them a circuit cannot give counts or be structured.
 ALWAYS_ALLOWED: Final = frozenset({"measure", "barrier", "reset"})
@@ -38,8 +38,6 @@ EXCLUDED: Final = frozenset({"delay", "global_phase"})
 MAX_DEPTH: Final = 10_000
 MIN_SHOTS: Final = 1
 MAX_SHOTS: Final = 100_000
-#: Aer takes an unsigned 64-bit seed; keep to the range every language agrees on.
-MAX_SEED: Final = 2**63 - 1
 REGION: Final = "local"
 
 #: Aer reports these when a state does not fit its memory budget or the
@@ -70,9 +68,7 @@ class AerBackend:
             method=method, max_parallel_threads=1, max_memory_mb=max_memory_mb
         )
         self._method = method
-        supported = set(self._simulator.target.operation_names)
-        standard = set(get_standard_gate_name_mapping())
-        basis = frozenset((supported & standard) - EXCLUDED) | ALWAYS_ALLOWED
+        basis = writable_gates(self._simulator)
         self._info = BackendInfo(
             name=name,
             kind=BackendKind.SIMULATOR,
@@ -91,15 +87,23 @@ class AerBackend:
     def info(self) -> BackendInfo:
         return self._info
 
-    def run(self, circuit: QuantumCircuit, shots: int, seed: int) -> RunResult:
+    def run(
+        self,
+        circuit: QuantumCircuit,
+        shots: int,
+        seed: int,
+        *,
+        calibration: Calibration | None = None,
+    ) -> RunResult:
         """Transpile *circuit* to the simulator's target and sample it *shots* times.
 
-        Raises `ValidationFailed` for arguments outside the backend's limits
-        (the broker has already checked them; this is the last line) and
+        An ideal simulator has no noise, so *calibration* is ignored. Raises
+        `ValidationFailed` for arguments outside the backend's limits (the
+        broker has already checked them; this is the last line) and
         `BackendError` when the simulator fails. Neither message contains the
         circuit.
         """
-        self._check_arguments(circuit, shots, seed)
+        check_run_arguments(self._info.limits, circuit, shots, seed)
         started = time.perf_counter()
         try:
             compiled = transpile(
@@ -112,10 +116,10 @@ class AerBackend:
         except MemoryError:
             raise
         except Exception as exc:
-            raise _backend_error(str(exc), self._info.name) from None
+            raise simulator_failure(str(exc), self._info.name) from None
         elapsed = time.perf_counter() - started
         if not result.success:
-            raise _backend_error(str(result.status), self._info.name)
+            raise simulator_failure(str(result.status), self._info.name)
         counts = {str(key): int(value) for key, value in result.get_counts().items()}
         return RunResult(
             counts=counts,
@@ -125,27 +129,6 @@ class AerBackend:
             execution_time_s=elapsed,
             metadata=self._metadata(compiled),
         )
-
-    def _check_arguments(self, circuit: QuantumCircuit, shots: int, seed: int) -> None:
-        limits = self._info.limits
-        if not limits.min_shots <= shots <= limits.max_shots:
-            raise ValidationFailed(
-                "shots outside the backend's range",
-                limit="shots",
-                allowed=[limits.min_shots, limits.max_shots],
-                actual=shots,
-            )
-        if not 0 <= seed <= MAX_SEED:
-            raise ValidationFailed(
-                "seed must be between 0 and 2**63 - 1", limit="seed", actual=seed
-            )
-        if circuit.num_qubits > limits.max_qubits:
-            raise ValidationFailed(
-                "circuit has more qubits than the backend allows",
-                limit="max_qubits",
-                allowed=limits.max_qubits,
-                actual=circuit.num_qubits,
-            )
 
     def _metadata(self, compiled: QuantumCircuit) -> dict[str, MetadataValue]:
         return {
@@ -158,9 +141,19 @@ class AerBackend:
         }
 
 
-def _backend_error(message: str, backend: str) -> BackendError:
-    # Aer's own message names internal circuit ids and sizes; keep it out of
-    # the caller-facing detail and classify it instead.
+def writable_gates(simulator: AerSimulator) -> frozenset[str]:
+    """The gates a tenant may write for *simulator*: see the module docstring."""
+    supported = set(simulator.target.operation_names)
+    standard = set(get_standard_gate_name_mapping())
+    return frozenset((supported & standard) - EXCLUDED) | ALWAYS_ALLOWED
+
+
+def simulator_failure(message: str, backend: str) -> BackendError:
+    """Classify Aer's failure *message* as ``memory-limit`` or ``backend-error``.
+
+    Aer's own message names internal circuit ids and sizes; it stays out of
+    the caller-facing detail.
+    """
     if any(marker in message.lower() for marker in _MEMORY_MARKERS):
         return BackendError(
             "the simulation needs more memory than the backend allows",

@@ -20,7 +20,8 @@ from qplane.domain.errors import QplaneError, ValidationFailed
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
-    from qplane.domain.backends import BackendInfo
+    from qplane.domain.backends import BackendInfo, BackendLimits
+    from qplane.domain.calibration import Calibration
 
 #: A metadata value: JSON scalars only, so metadata cannot smuggle structure.
 MetadataValue = str | int | float | bool | None
@@ -28,6 +29,8 @@ MetadataValue = str | int | float | bool | None
 #: Bitstrings as Qiskit prints counts: one group of 0/1 per classical register,
 #: groups separated by single spaces.
 _BITSTRING: Final = re.compile(r"[01]+(?: [01]+)*")
+#: Aer takes an unsigned 64-bit seed; keep to the range every language agrees on.
+MAX_SEED: Final = 2**63 - 1
 _FIELDS: Final = frozenset({"counts", "shots", "backend", "seed", "execution_time_s", "metadata"})
 
 
@@ -110,9 +113,47 @@ class Backend(Protocol):
         """The facts the control plane validates and routes against."""
         ...
 
-    def run(self, circuit: QuantumCircuit, shots: int, seed: int) -> RunResult:
-        """Run *circuit* for *shots* shots; raise `BackendError` if it cannot."""
+    def run(
+        self,
+        circuit: QuantumCircuit,
+        shots: int,
+        seed: int,
+        *,
+        calibration: Calibration | None = None,
+    ) -> RunResult:
+        """Run *circuit* for *shots* shots; raise `BackendError` if it cannot.
+
+        A backend whose ``info.calibrated`` is true runs only under a
+        *calibration* (its noise comes from it) and refuses, with reason
+        ``uncalibrated``, to run without one; others ignore it.
+        """
         ...
+
+
+def check_run_arguments(
+    limits: BackendLimits, circuit: QuantumCircuit, shots: int, seed: int
+) -> None:
+    """Raise `ValidationFailed` unless shots, seed and width are within *limits*.
+
+    The broker and the sandbox have checked them already; this is every
+    backend's last line.
+    """
+    if not limits.min_shots <= shots <= limits.max_shots:
+        raise ValidationFailed(
+            "shots outside the backend's range",
+            limit="shots",
+            allowed=[limits.min_shots, limits.max_shots],
+            actual=shots,
+        )
+    if not 0 <= seed <= MAX_SEED:
+        raise ValidationFailed("seed must be between 0 and 2**63 - 1", limit="seed", actual=seed)
+    if circuit.num_qubits > limits.max_qubits:
+        raise ValidationFailed(
+            "circuit has more qubits than the backend allows",
+            limit="max_qubits",
+            allowed=limits.max_qubits,
+            actual=circuit.num_qubits,
+        )
 
 
 def _reject_constant(name: str) -> object:

@@ -11,7 +11,8 @@ from typing import Final
 
 from qplane.backends.aer import AerBackend
 from qplane.backends.base import Backend
-from qplane.domain.backends import BackendInfo
+from qplane.backends.devices import emulated_devices
+from qplane.domain.backends import BackendInfo, BackendKind
 from qplane.domain.errors import ValidationFailed
 
 #: Qubit limits sized so that the state fits the default sandbox (4096 MB of
@@ -48,13 +49,25 @@ class BackendCatalogue:
         """The backend names, sorted."""
         return sorted(self._backends)
 
+    def names_by_kind(self) -> dict[BackendKind, list[str]]:
+        """Backend names per kind (every kind present, perhaps empty): quotas count per kind."""
+        kinds: dict[BackendKind, list[str]] = {kind: [] for kind in BackendKind}
+        for info in self.infos():
+            kinds[info.kind].append(info.name)
+        return kinds
+
     def infos(self) -> list[BackendInfo]:
         """What the control plane needs about each backend, sorted by name."""
         return [self._backends[name].info for name in self.names()]
 
 
 def default_catalogue(*, max_memory_mb: int | None = None) -> BackendCatalogue:
-    """The built-in simulators. *max_memory_mb* caps each simulator's state memory."""
+    """The built-in simulators, then the emulated QPUs.
+
+    *max_memory_mb* caps each backend's state memory. Cheap to build (the
+    sandboxed child builds it for every job): the emulated devices sample no
+    calibration and build no noise model here.
+    """
     return BackendCatalogue(
         [
             AerBackend(
@@ -78,5 +91,6 @@ def default_catalogue(*, max_memory_mb: int | None = None) -> BackendCatalogue:
                 description="Matrix-product-state simulator (Qiskit Aer): wide, lowly entangled.",
                 max_memory_mb=max_memory_mb,
             ),
+            *emulated_devices(max_memory_mb=max_memory_mb),
         ]
     )

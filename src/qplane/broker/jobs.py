@@ -14,15 +14,28 @@ from qplane.backends.catalogue import BackendCatalogue
 from qplane.broker import authz_facts as facts
 from qplane.broker.auditing import audit
 from qplane.broker.lifecycle import move
+from qplane.broker.scheduler import quota_scopes
 from qplane.broker.signal import WorkSignal
 from qplane.broker.validation import validate_submission
 from qplane.crypto.envelope import ArtifactBinding
 from qplane.crypto.hierarchy import KeyHierarchy
-from qplane.domain import ids
+from qplane.domain import ids, quotas, regions
+from qplane.domain.audit import Outcome
+from qplane.domain.backends import BackendKind
 from qplane.domain.clock import utcnow
-from qplane.domain.errors import Conflict, NotFound, ValidationFailed
+from qplane.domain.errors import (
+    Conflict,
+    NotFound,
+    QuotaExceeded,
+    ResidencyViolation,
+    ValidationFailed,
+)
 from qplane.domain.jobs import (
     CANCELLABLE,
+    DEFAULT_PRIORITY,
+    DEFAULT_TIME_LIMIT_S,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
     Classification,
     Job,
     JobState,
@@ -30,6 +43,7 @@ from qplane.domain.jobs import (
     Transition,
 )
 from qplane.domain.ports import Page, UnitOfWork, UnitOfWorkFactory
+from qplane.domain.quotas import Demand
 from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
 from qplane.policy.authorizer import Authorizer
@@ -54,6 +68,10 @@ class SubmitRequest:
     tags: tuple[str, ...] = ()
     seed: int | None = None
     classification: Classification = Classification.INTERNAL
+    #: Orders the tenant's own jobs on a device (higher first); never other tenants'.
+    priority: int = DEFAULT_PRIORITY
+    #: Wall-clock limit of the run; None: the platform's default.
+    time_limit_s: int | None = None
 
 
 class JobService:
@@ -69,7 +87,9 @@ class JobService:
         validation_slots: int = 2,
         *,
         authorizer: Authorizer | None = None,
+        time_limits: tuple[int, int] = (DEFAULT_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_S * 6),
     ) -> None:
+        self._default_time_limit, self._max_time_limit = time_limits
         self._uow = uow_factory
         self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._catalogue = catalogue
@@ -97,9 +117,17 @@ class JobService:
                 _, summary = validate_submission(
                     request.source, request.source_format, request.shots, info, self._max_payload
                 )
-            job = replace(job, qubits=summary.qubits, depth=summary.depth)
+            job = replace(
+                job,
+                qubits=summary.qubits,
+                depth=summary.depth,
+                region=info.region,
+                estimated_s=info.estimate_seconds(request.shots, summary.depth),
+            )
         except ValidationFailed as exc:
             failure = exc
+        if failure is None:
+            self._admit(actor, job, info.kind)
         with self._uow() as uow:
             in_project = facts.project(uow, tenant_id, request.project_id)
             # Decided on the job as it would be stored (qubits known once parsed),
@@ -141,6 +169,49 @@ class JobService:
             uow.commit()
         self._signal.bump()
         return job
+
+    def _admit(self, actor: Actor, job: Job, kind: BackendKind) -> None:
+        """Residency and quotas, before anything is recorded: a refusal leaves only its audit.
+
+        Raises `ResidencyViolation` when the job's backend lies outside the
+        tenant's or project's regions, and `QuotaExceeded` (with the limit,
+        what is used and when it resets) when the job would break a quota.
+        """
+        now = utcnow()
+        refusal: ResidencyViolation | QuotaExceeded | None = None
+        with self._uow() as uow:
+            tenant = uow.tenants.get(job.tenant_id)
+            try:
+                project = uow.projects.get(job.tenant_id, job.project_id)
+            except NotFound:
+                return  # decided (and refused, as "project not found") by the authoriser
+            try:
+                regions.check_route(
+                    job.region,
+                    tenant_allowed=tenant.allowed_regions,
+                    project_allowed=project.allowed_regions,
+                    backend=job.backend,
+                )
+                demand = Demand(kind=kind, shots=job.shots, seconds=job.estimated_s or 0.0)
+                kinds = self._catalogue.names_by_kind()
+                for quota in quota_scopes(uow, job):
+                    usage = uow.usage.usage(job.tenant_id, quota.project_id, now, kinds)
+                    quotas.check(quota, usage, demand, now)
+                return
+            except (ResidencyViolation, QuotaExceeded) as exc:
+                refusal = exc
+            audit(
+                uow,
+                actor,
+                "job.refused",
+                tenant_id=job.tenant_id,
+                target=job.project_id,
+                outcome=Outcome.DENIED,
+                detail=f"{refusal.slug}: {refusal.detail}",
+                backend=job.backend,
+            )
+            uow.commit()
+        raise refusal
 
     def get(self, actor: Actor, job_id: str) -> Job:
         with self._uow() as uow:
@@ -239,6 +310,17 @@ class JobService:
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
         if not 0 <= seed < 2**31:
             raise ValidationFailed("seed must be between 0 and 2147483647", field="seed")
+        if not MIN_PRIORITY <= request.priority <= MAX_PRIORITY:
+            raise ValidationFailed(
+                f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}", field="priority"
+            )
+        limit = self._default_time_limit if request.time_limit_s is None else request.time_limit_s
+        if not 1 <= limit <= self._max_time_limit:
+            raise ValidationFailed(
+                f"time_limit_s must be between 1 and {self._max_time_limit}",
+                field="time_limit_s",
+                allowed=[1, self._max_time_limit],
+            )
         return Job(
             id=ids.new_id(ids.JOB),
             tenant_id=tenant_id,
@@ -254,6 +336,8 @@ class JobService:
             seed=seed,
             history=(Transition(JobState.SUBMITTED, now),),
             classification=request.classification,
+            priority=request.priority,
+            time_limit_s=limit,
         )
 
 

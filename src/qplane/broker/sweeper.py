@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from qplane.broker.auditing import audit
+from qplane.broker.calibration import CalibrationKeeper
+from qplane.broker.dispatch import over_time_limit, time_limit_reason
 from qplane.broker.lifecycle import move
 from qplane.broker.signal import WorkSignal
 from qplane.crypto.hierarchy import KeyHierarchy
@@ -30,6 +32,8 @@ _BATCH: Final = 100
 PURGE_BATCH: Final = 500
 #: Seconds between purges while nothing is left over (each server purges on its own).
 PURGE_INTERVAL_S: Final = 60.0
+#: Seconds between looks at the devices' calendars (windows are planned a day ahead).
+CALENDAR_INTERVAL_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class SweepReport:
     purged: int = 0
     rewrapped: int = 0
     checkpointed: int = 0
+    timed_out: int = 0
+    calibrated: int = 0
 
 
 class Sweeper:
@@ -56,10 +62,16 @@ class Sweeper:
         checkpoints: Callable[[], int] | None = None,
         checkpoint_interval_s: float = 60.0,
         audit_retention: Callable[[], int] | None = None,
+        blob_gc: Callable[[], int] | None = None,
+        calibrations: CalibrationKeeper | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._calibrations = calibrations
+        self._next_calendar = monotonic()
         self._checkpoints = checkpoints
         self._audit_retention = audit_retention
+        #: Deletes payload blobs left without a row (retired jobs, rolled-back puts).
+        self._blob_gc = blob_gc
         self._checkpoint_interval_s = checkpoint_interval_s
         self._keys = keys
         self._signal = signal or WorkSignal()
@@ -79,7 +91,41 @@ class Sweeper:
             self._purge_when_due(),
             self.rewrap_keys(),
             self._checkpoint_when_due(),
+            self.enforce_time_limits(),
+            self._calendar_when_due(),
         )
+
+    def enforce_time_limits(self, now: datetime | None = None) -> int:
+        """Fail running jobs past their time limit, saying so; their worker stops at its
+        next heartbeat. Done here too, so a job whose worker hangs cannot hold a slot
+        (or the device) beyond its limit."""
+        at = now or utcnow()
+        with self._uow() as uow:
+            overdue = [job for job in uow.jobs.running(_BATCH) if over_time_limit(job, at)]
+        failed = 0
+        for found in overdue:
+            with self._uow() as uow:
+                job = uow.jobs.get_for_update(found.tenant_id, found.id)
+                if job.state is not JobState.RUNNING or not over_time_limit(job, at):
+                    continue
+                lease = uow.leases.for_job(job.id)
+                if lease is not None:
+                    uow.leases.delete(lease.id)
+                move(uow, job, JobState.FAILED, None, time_limit_reason(job))
+                uow.commit()
+                failed += 1
+        if failed:
+            self._signal.bump()
+        return failed
+
+    def _calendar_when_due(self) -> int:
+        if self._calibrations is None or self._monotonic() < self._next_calendar:
+            return 0
+        self._next_calendar = self._monotonic() + CALENDAR_INTERVAL_S
+        taken = self._calibrations.maintain(utcnow())
+        if taken:
+            self._signal.bump()  # a window ended: the device takes jobs again
+        return taken
 
     def _checkpoint_when_due(self) -> int:
         """Sign a checkpoint of every audit log that grew, once per interval.
@@ -145,6 +191,8 @@ class Sweeper:
         if self._monotonic() < self._next_purge:
             return 0
         purged, more = self.purge_expired()
+        if self._blob_gc is not None and not more:  # a walk of the stores: once per interval
+            purged += self._blob_gc()
         # A full batch means a backlog: come back at the next sweep, not a minute later.
         self._next_purge = self._monotonic() + (0.0 if more else PURGE_INTERVAL_S)
         return purged

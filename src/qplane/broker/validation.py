@@ -153,12 +153,15 @@ def validate_submission(
     """
     _check_payload(source, max_payload_bytes)
     limits = info.limits
-    circuit = parse_circuit(
-        source,
-        fmt,
-        max_qubits=limits.max_qubits,
-        max_operations=EXPANSION_FACTOR * limits.max_depth * limits.max_qubits,
-    )
+    try:
+        circuit = parse_circuit(
+            source,
+            fmt,
+            max_qubits=limits.max_qubits,
+            max_operations=EXPANSION_FACTOR * limits.max_depth * limits.max_qubits,
+        )
+    except ValidationFailed as exc:
+        raise _on_backend(exc, info.name) from None
     if circuit.num_parameters:
         raise ValidationFailed(
             "the circuit has unbound input parameters",
@@ -173,10 +176,12 @@ def validate_submission(
             allowed=1,
             actual=0,
         )
-    _check_at_most("max_qubits", "qubit count", limits.max_qubits, circuit.num_qubits)
+    _check_at_most(
+        "max_qubits", "qubit count", limits.max_qubits, circuit.num_qubits, backend=info.name
+    )
     summary = summarize(circuit, limits.basis_gates, max_depth=limits.max_depth)
     _check_at_most("max_depth", "circuit depth", limits.max_depth, summary.depth)
-    _check_shots(shots, limits.min_shots, limits.max_shots)
+    _check_shots(shots, limits.min_shots, limits.max_shots, backend=info.name)
     unsupported = sorted(summary.gates - limits.basis_gates)
     if unsupported:
         raise ValidationFailed(
@@ -306,17 +311,27 @@ def _utf8_size(source: str) -> int:
         raise ValidationFailed("the source is not valid UTF-8 text", limit="source") from None
 
 
-def _check_at_most(limit: str, noun: str, allowed: int, actual: int) -> None:
+def _on_backend(error: ValidationFailed, backend: str) -> ValidationFailed:
+    """*error*, reworded to name *backend* when the backend's qubit count refused it."""
+    if type(error) is not ValidationFailed or error.extensions.get("limit") != "max_qubits":
+        return error
+    return ValidationFailed(f"{error.detail} on backend '{backend}'", **error.extensions)
+
+
+def _check_at_most(
+    limit: str, noun: str, allowed: int, actual: int, *, backend: str | None = None
+) -> None:
     if actual > allowed:
+        where = f" on backend '{backend}'" if backend else ""
         raise ValidationFailed(
-            f"{noun} {actual} exceeds the limit of {allowed}",
+            f"{noun} {actual} exceeds the limit of {allowed}{where}",
             limit=limit,
             allowed=allowed,
             actual=actual,
         )
 
 
-def _check_shots(shots: int, minimum: int, maximum: int) -> None:
+def _check_shots(shots: int, minimum: int, maximum: int, *, backend: str) -> None:
     if not isinstance(shots, int) or isinstance(shots, bool):
         raise ValidationFailed("shots must be an integer", limit="min_shots", allowed=minimum)
     if shots < minimum:
@@ -325,7 +340,10 @@ def _check_shots(shots: int, minimum: int, maximum: int) -> None:
         )
     if shots > maximum:
         raise ValidationFailed(
-            f"shots must be at most {maximum}", limit="max_shots", allowed=maximum, actual=shots
+            f"shots must be at most {maximum} on backend '{backend}'",
+            limit="max_shots",
+            allowed=maximum,
+            actual=shots,
         )
 
 

@@ -6,13 +6,20 @@ import json
 from collections.abc import Sequence
 
 from qplane.audit.actors import WORKER
+from qplane.backends.catalogue import BackendCatalogue
 from qplane.broker.auditing import audit
 from qplane.domain import ids
 from qplane.domain.audit import Outcome
 from qplane.domain.clock import utcnow
-from qplane.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from qplane.domain.errors import (
+    Conflict,
+    NotFound,
+    ResidencyViolation,
+    Unauthenticated,
+    ValidationFailed,
+)
 from qplane.domain.ports import UnitOfWorkFactory
-from qplane.domain.tenancy import validate_slug
+from qplane.domain.tenancy import validate_region, validate_slug
 from qplane.domain.workers import WorkerRecord
 from qplane.identity.tokens import AccessClaims, TokenIssuer
 from qplane.identity.workload import verify_client_assertion
@@ -34,7 +41,9 @@ class WorkerRegistry:
         token_ttl_s: int,
         *,
         authorizer: Authorizer | None = None,
+        catalogue: BackendCatalogue | None = None,
     ) -> None:
+        self._catalogue = catalogue
         self._uow = uow_factory
         self._authz = authorizer or Authorizer(PolicyEngine(), uow_factory)
         self._issuer = issuer
@@ -42,9 +51,22 @@ class WorkerRegistry:
         self._ttl = token_ttl_s
 
     def register(
-        self, actor: Actor | None, name: str, public_jwk: str, backends: Sequence[str]
+        self,
+        actor: Actor | None,
+        name: str,
+        public_jwk: str,
+        backends: Sequence[str],
+        region: str | None = None,
     ) -> WorkerRecord:
-        """Register a worker's public key. *actor* None is the embedded bootstrap."""
+        """Register a worker's public key. *actor* None is the embedded bootstrap.
+
+        A worker runs in one region and serves only backends of that region,
+        so a job's payload never travels to another region to run: a region
+        that differs from a backend's, or backends spread over several
+        regions, are refused with `ResidencyViolation`. Only the embedded
+        platform (everything on one machine) registers a worker for every
+        region, with no region of its own.
+        """
         validate_slug(name, "name")
         if actor is not None:
             candidate = WorkerFacts(name, frozenset(str(b)[:64] for b in backends))
@@ -52,7 +74,10 @@ class WorkerRegistry:
         _check_public_jwk(public_jwk)
         if not backends:
             raise ValidationFailed("a worker must serve at least one backend", field="backends")
-        worker = WorkerRecord(ids.new_id(ids.WORKER), name, public_jwk, tuple(backends), utcnow())
+        home = self._region_of(backends, region, embedded=actor is None)
+        worker = WorkerRecord(
+            ids.new_id(ids.WORKER), name, public_jwk, tuple(backends), utcnow(), region=home
+        )
         with self._uow() as uow:
             if uow.workers.by_name(name) is not None:
                 raise Conflict(f"a worker named {name!r} is already registered")
@@ -63,10 +88,38 @@ class WorkerRegistry:
                 "worker.register",
                 tenant_id=None,
                 target=worker.id,
-                detail="backends=" + ",".join(backends),
+                detail="backends=" + ",".join(backends) + f" region={home or '*'}",
             )
             uow.commit()
         return worker
+
+    def _region_of(self, backends: Sequence[str], region: str | None, *, embedded: bool) -> str:
+        if region:
+            validate_region(region)
+        if self._catalogue is None:
+            return region or ""
+        located = {name: self._catalogue.get(name).info.region for name in backends}
+        regions = set(located.values())
+        if region:
+            outside = sorted(name for name, where in located.items() if where != region)
+            if outside:
+                raise ResidencyViolation(
+                    f"a worker in region {region!r} cannot serve backends of other regions: "
+                    + ", ".join(f"{name} ({located[name]})" for name in outside),
+                    region=region,
+                    backends=outside,
+                )
+            return region
+        if len(regions) == 1:
+            return regions.pop()
+        if embedded:
+            return ""
+        raise ResidencyViolation(
+            "a worker runs in one region; these backends span "
+            + ", ".join(sorted(regions))
+            + ": register one worker per region",
+            regions=sorted(regions),
+        )
 
     def by_name(self, name: str) -> WorkerRecord | None:
         with self._uow() as uow:

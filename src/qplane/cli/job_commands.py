@@ -55,6 +55,25 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(
+            "--priority",
+            min=0,
+            max=9,
+            help="0-9 (default 5): orders your own jobs only.",
+            show_default=False,
+        ),
+    ] = None,
+    time_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--time-limit",
+            min=1,
+            help="Seconds the run may take (default: the platform's).",
+            show_default=False,
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait and print the result.")] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds --wait waits at most.")
@@ -74,6 +93,8 @@ def submit(
             tags=tag,
             seed=seed,
             classification=classification,
+            priority=priority,
+            time_limit_s=time_limit,
         )
         console().print(render.literal(f"job {job['id']} submitted ({chosen}, {job['state']})"))
         if wait:

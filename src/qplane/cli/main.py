@@ -12,6 +12,7 @@ from qplane.cli import (
     demo,
     key_commands,
     policy_commands,
+    scheduling_commands,
     server_commands,
     session_commands,
     sso_commands,
@@ -37,6 +38,7 @@ key_commands.register(app)
 archive_commands.register(app)
 audit_commands.register(server_commands.audit_app)
 break_glass_commands.register(app)
+scheduling_commands.register(app)
 
 
 def main() -> None:

@@ -84,6 +84,19 @@ class QuotaExceeded(QplaneError):
     status = 429
 
 
+class ResidencyViolation(QplaneError):
+    """A job, payload or result would be routed or stored outside its allowed regions.
+
+    Not a `Forbidden`: the caller may act, but not there. The answer names the
+    region and the regions allowed (the caller's own settings), and the
+    service that refuses records the refusal in the audit log itself.
+    """
+
+    slug = "residency-violation"
+    title = "Data residency violation"
+    status = 403
+
+
 class IntegrityError(QplaneError):
     """Stored data failed an integrity check (ciphertext, audit chain, signature)."""
 

@@ -21,6 +21,10 @@ WORKER: Final = "wrk"
 LEASE: Final = "lse"
 SHRED_REQUEST: Final = "shr"
 API_KEY: Final = "key"
+CALIBRATION: Final = "cal"
+WINDOW: Final = "win"
+RESERVATION: Final = "rsv"
+BATCH: Final = "bat"
 
 
 def new_id(prefix: str) -> str:

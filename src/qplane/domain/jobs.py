@@ -58,6 +58,12 @@ CANCELLABLE: Final = frozenset(
 ACTIVE: Final = frozenset({S.SCHEDULED, S.RUNNING})
 #: The largest execution log a worker may report for one job (bytes of UTF-8).
 MAX_EXECUTION_LOG_BYTES: Final = 64 * 1024
+#: Priorities order a tenant's own jobs (higher first); they never outrank other tenants.
+MIN_PRIORITY: Final = 0
+MAX_PRIORITY: Final = 9
+DEFAULT_PRIORITY: Final = 5
+#: The wall-clock limit a job runs under unless it asks for less (or the platform allows more).
+DEFAULT_TIME_LIMIT_S: Final = 600
 
 
 class SourceFormat(StrEnum):
@@ -120,6 +126,19 @@ class Job:
     attempts: int = 0
     history: tuple[Transition, ...] = field(default_factory=tuple)
     classification: Classification = Classification.INTERNAL
+    #: Where the job runs and its payloads live: its backend's region (residency).
+    region: str = ""
+    priority: int = DEFAULT_PRIORITY
+    time_limit_s: int = DEFAULT_TIME_LIMIT_S
+    #: Device time the scheduler expects the job to take (fair-share cost, quotas).
+    estimated_s: float | None = None
+    #: Device time the run took, as its backend metered it (usage).
+    device_seconds: float | None = None
+    #: The device calibration the job was leased (and ran) under.
+    calibration_id: str | None = None
+    #: When the job was first handed to a worker, and when its current run started.
+    dispatched_at: datetime | None = None
+    started_at: datetime | None = None
 
     def moved_to(self, target: JobState, at: datetime, reason: str | None = None) -> Job:
         """Return this job in *target* state, with the step added to its history."""

@@ -9,14 +9,16 @@ scheduler path that needs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from qplane.domain.audit import AuditEntry, LogHead, Outcome, StoredCheckpoint
+from qplane.domain.backends import BackendKind
 from qplane.domain.browser import BrowserSession, BrowserSignIn
+from qplane.domain.calendar import Calendar, DeviceWindow, Reservation, WindowKind
 from qplane.domain.elevation import BreakGlassGrant
 from qplane.domain.federation import TrustPolicy
 from qplane.domain.jobs import Job, JobState
@@ -24,7 +26,9 @@ from qplane.domain.keys import KekVersion, KeyRing, ShredRequest
 from qplane.domain.mfa import DeviceAuthorization, TotpCredential
 from qplane.domain.oidc import IdentityProvider, LinkedIdentity, LoginFlow
 from qplane.domain.policies import ActiveVersion, PolicySettings, PolicyVersion, PolicyVersionStatus
+from qplane.domain.quotas import Quota, Usage
 from qplane.domain.saml import SamlIdentity, SamlLoginRequest, SamlProvider
+from qplane.domain.scheduling import StoredCalibration
 from qplane.domain.sessions import ApiKey, RefreshToken, RevocationScope
 from qplane.domain.tenancy import (
     GroupMember,
@@ -120,6 +124,9 @@ class TenantRepository(Protocol):
     def get(self, tenant_id: str) -> Tenant: ...
     def by_name(self, name: str) -> Tenant | None: ...
     def update_settings(self, tenant_id: str, *, timezone: str, region: str) -> None: ...
+    def update_scheduling(
+        self, tenant_id: str, *, plan: str, allowed_regions: tuple[str, ...]
+    ) -> None: ...
     def list_all(self) -> list[Tenant]:
         """Operator path only."""
         ...
@@ -130,6 +137,9 @@ class ProjectRepository(Protocol):
     def get(self, tenant_id: str, project_id: str) -> Project: ...
     def by_name(self, tenant_id: str, name: str) -> Project | None: ...
     def for_tenant(self, tenant_id: str) -> list[Project]: ...
+    def set_allowed_regions(
+        self, tenant_id: str, project_id: str, regions: tuple[str, ...]
+    ) -> None: ...
 
 
 class ProjectMemberRepository(Protocol):
@@ -222,6 +232,13 @@ class JobRepository(Protocol):
         (rows locked by another transaction are skipped)."""
         ...
 
+    def queued_on(self, tenant_id: str, backend: str, limit: int) -> list[Job]:
+        """The tenant's queued jobs on *backend*, priority first, then oldest."""
+        ...
+
+    def active_on(self, backend: str) -> int: ...
+    def count_active_in(self, tenant_id: str, project_id: str) -> int: ...
+    def running(self, limit: int) -> list[Job]: ...
     def retirable(self, before: datetime, limit: int) -> list[tuple[str, str]]:
         """Sweeper path: (tenant_id, job_id) of finished jobs last changed before *before*."""
         ...
@@ -595,6 +612,57 @@ class TenantDirectoryRepository(Protocol):
     def has_job(self, tenant_id: str, job_id: str) -> bool: ...
 
 
+class QuotaRepository(Protocol):
+    def get(self, tenant_id: str, project_id: str | None = None) -> Quota | None: ...
+    def for_tenant(self, tenant_id: str) -> list[Quota]: ...
+    def put(self, quota: Quota, at: datetime) -> None: ...
+
+
+class UsageRepository(Protocol):
+    def usage(
+        self,
+        tenant_id: str,
+        project_id: str | None,
+        now: datetime,
+        backends: Mapping[BackendKind, Sequence[str]],
+    ) -> Usage: ...
+
+
+class FairShareRepository(Protocol):
+    def clock_for_update(self, backend: str) -> float: ...
+    def set_clock(self, backend: str, virtual_time: float) -> None: ...
+    def finish_tags(self, backend: str, tenant_ids: Sequence[str]) -> dict[str, float]: ...
+    def set_finish_tag(self, backend: str, tenant_id: str, tag: float) -> None: ...
+    def adjust_finish_tag(self, backend: str, tenant_id: str, delta: float) -> None: ...
+
+
+class CalendarRepository(Protocol):
+    def add_window(self, window: DeviceWindow) -> None: ...
+    def windows(
+        self, backend: str, ending_after: datetime, limit: int = 50
+    ) -> list[DeviceWindow]: ...
+    def last_window(self, backend: str, kind: WindowKind) -> DeviceWindow | None: ...
+    def add_reservation(self, reservation: Reservation) -> None: ...
+    def reservation(self, reservation_id: str, tenant_id: str | None = None) -> Reservation: ...
+    def cancel_reservation(self, reservation_id: str, at: datetime) -> None: ...
+    def reservations(
+        self,
+        *,
+        backend: str | None = None,
+        tenant_id: str | None = None,
+        ending_after: datetime,
+        limit: int = 200,
+    ) -> list[Reservation]: ...
+    def calendar(self, backend: str, now: datetime) -> Calendar: ...
+
+
+class CalibrationRepository(Protocol):
+    def add(self, calibration: StoredCalibration) -> None: ...
+    def latest(self, backend: str) -> StoredCalibration | None: ...
+    def get(self, calibration_id: str) -> StoredCalibration: ...
+    def prune(self, backend: str, keep: int) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction with every repository bound to it."""
 
@@ -629,6 +697,11 @@ class UnitOfWork(Protocol):
     browser_sessions: BrowserSessionRepository
     policy_versions: PolicyVersionRepository
     tenant_directory: TenantDirectoryRepository
+    quotas: QuotaRepository
+    usage: UsageRepository
+    fair_share: FairShareRepository
+    calendars: CalendarRepository
+    calibrations: CalibrationRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

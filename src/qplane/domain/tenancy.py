@@ -50,6 +50,10 @@ class Tenant:
     timezone: str = "UTC"
     #: Where the tenant's data is homed (e.g. ``eu-west``); empty when unset.
     region: str = ""
+    #: The plan sets the tenant's fair-share weight (see `qplane.domain.quotas.plan_weight`).
+    plan: str = "standard"
+    #: Regions the tenant's jobs and payloads may use; empty: any region.
+    allowed_regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,8 @@ class Project:
     tenant_id: str
     name: str
     created_at: datetime
+    #: Regions this project's jobs may use, within the tenant's; empty: the tenant's.
+    allowed_regions: tuple[str, ...] = ()
 
 
 #: Membership granted by a tenant admin (as opposed to ``oidc:<id>`` / ``saml:<id>``).

@@ -49,6 +49,21 @@ def confined_to(tenant_id: str) -> Iterator[None]:
         _binding.reset(token)
 
 
+@contextmanager
+def unconfined() -> Iterator[None]:
+    """Run the block for the platform inside a tenant's request, seeing every tenant's rows.
+
+    Only for reads whose answer the service itself reduces to what the
+    tenant may know: a shared device's calendar, where other tenants'
+    reservations are shown as anonymous busy time. Keep such blocks small.
+    """
+    token = _binding.set(None)
+    try:
+        yield
+    finally:
+        _binding.reset(token)
+
+
 def bind(tenant_id: str) -> None:
     """Confine the open scope to *tenant_id*; without an open scope there is nothing to bind.
 

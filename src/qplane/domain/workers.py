@@ -16,6 +16,8 @@ class WorkerRecord:
     backends: tuple[str, ...]
     created_at: datetime
     disabled: bool = False
+    #: The region the worker runs in; it may serve only backends of that region.
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,14 @@ class Action(StrEnum):
     KEY_MANAGE = "key.manage"
     #: Crypto-shred a ring: operators only, and a second operator must approve.
     KEY_SHRED = "key.shred"
+    #: A tenant's quotas, plan and allowed regions (operators).
+    QUOTA_MANAGE = "quota.manage"
+    #: A project's quotas and allowed regions, inside its tenant's (tenant admins).
+    PROJECT_LIMITS_MANAGE = "project.limits.manage"
+    USAGE_READ = "usage.read"
+    RESERVATION_MANAGE = "reservation.manage"
+    RESERVATION_READ = "reservation.read"
+    DEVICE_MAINTAIN = "device.maintain"
     SESSION_REVOKE = "session.revoke"
     TOKEN_REVOKE = "token.revoke"
     #: Execution plane: a worker takes a job and reports its outcome.
@@ -81,6 +89,10 @@ PRIVILEGED: Final[frozenset[Action]] = frozenset(
         Action.POLICY_PUSH,
         Action.POLICY_APPROVE,
         Action.POLICY_ACTIVATE,
+        Action.QUOTA_MANAGE,
+        Action.PROJECT_LIMITS_MANAGE,
+        Action.RESERVATION_MANAGE,
+        Action.DEVICE_MAINTAIN,
     }
 )
 

@@ -21,6 +21,7 @@ import httpx
 
 from qplane.sdk.dpop import DPoPKey, token_is_bound
 from qplane.sdk.errors import QplaneAPIError
+from qplane.sdk.scheduling import SchedulingCalls
 
 TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TOKEN_TYPE: Final = "urn:ietf:params:oauth:token-type:jwt"
@@ -32,7 +33,7 @@ JSON = dict[str, Any]
 CA_FILE_ENV: Final = "QPLANE_CA_FILE"
 
 
-class QplaneClient:
+class QplaneClient(SchedulingCalls):
     def __init__(
         self,
         base_url: str,
@@ -374,7 +375,11 @@ class QplaneClient:
         tags: list[str] | None = None,
         seed: int | None = None,
         classification: str | None = None,
+        priority: int | None = None,
+        time_limit_s: int | None = None,
     ) -> JSON:
+        """Submit a circuit. *priority* (0-9, default 5) orders your own jobs only;
+        *time_limit_s* caps the run (default: the platform's)."""
         payload: JSON = {
             "project_id": project_id,
             "source": source,
@@ -387,6 +392,10 @@ class QplaneClient:
             payload["seed"] = seed
         if classification is not None:
             payload["classification"] = classification
+        if priority is not None:
+            payload["priority"] = priority
+        if time_limit_s is not None:
+            payload["time_limit_s"] = time_limit_s
         return self._request("POST", "/v1/jobs", payload)
 
     def job(self, job_id: str) -> JSON:

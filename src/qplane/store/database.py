@@ -8,6 +8,7 @@ take ``uow: UnitOfWorkFactory`` and be handed the database directly.
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -19,8 +20,11 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from qplane.domain import tenant_scope
+from qplane.domain.clock import utcnow
 from qplane.domain.ports import UnitOfWork
+from qplane.store.blobs import RegionalBlobStores
 from qplane.store.engine import build_engine
+from qplane.store.repositories.artifacts import SqlArtifactRepository
 from qplane.store.unit_of_work import SqlUnitOfWork
 
 _MIGRATIONS: Final = Path(__file__).resolve().parent / "migrations"
@@ -28,6 +32,9 @@ _MIGRATIONS: Final = Path(__file__).resolve().parent / "migrations"
 #: upgrades in one process must not overlap; across processes the database's
 #: own lock (see migrations/env.py) orders them.
 _UPGRADE_IN_PROCESS: Final = threading.Lock()
+#: How old a blob without a row must be before it is collected: longer than any
+#: transaction that writes a payload stays open before it commits.
+ORPHAN_GRACE: Final = timedelta(hours=1)
 
 
 class Database:
@@ -37,8 +44,13 @@ class Database:
     directory is created) or ``postgresql://…`` (always driven by psycopg 3).
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, blobs: RegionalBlobStores | None = None
+    ) -> None:
         self._engine = build_engine(url, echo=echo)
+        #: Regional payload stores (residency); without them artifacts keep their
+        #: ciphertext in the row, as low-level tools and store tests expect.
+        self._blobs = blobs
         # expire_on_commit=False: rows are converted to domain objects before
         # they leave a repository, so reloading them after commit is wasted work.
         self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
@@ -77,10 +89,33 @@ class Database:
 
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work; use it as ``with db.unit_of_work() as uow: …; uow.commit()``."""
-        return SqlUnitOfWork(self._new_session)
+        return SqlUnitOfWork(self._new_session, self._blobs)
 
     def __call__(self) -> UnitOfWork:
         return self.unit_of_work()
+
+    @property
+    def blobs(self) -> RegionalBlobStores | None:
+        """The regional blob stores artifacts' payloads go to; None keeps them in the rows."""
+        return self._blobs
+
+    def collect_orphan_blobs(
+        self, *, grace: timedelta = ORPHAN_GRACE, now: datetime | None = None
+    ) -> int:
+        """Delete payload blobs that no artifact row points to any more, once *grace* old.
+
+        Orphans come from retired jobs (their rows are deleted, their blobs
+        left for here) and from transactions that rolled back after writing
+        a blob. The grace period spares a blob whose put has not committed
+        yet. Runs unconfined, whatever the caller's tenant scope: it must see
+        every tenant's rows, or it would take their blobs for orphans.
+        Returns how many files and empty directories it removed.
+        """
+        if self._blobs is None:
+            return 0
+        written_before = (now or utcnow()) - grace
+        with self._sessions() as session:  # not _new_session: never confined to one tenant
+            return SqlArtifactRepository(session, self._blobs).collect_orphans(written_before)
 
     def dispose(self) -> None:
         """Close every pooled connection (the object can still be used; it reconnects)."""

@@ -19,6 +19,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -61,6 +62,8 @@ class TenantRow(Base):
     created_at: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     region: Mapped[str] = mapped_column(String(32), server_default="")
+    plan: Mapped[str] = mapped_column(String(32), server_default="standard")
+    allowed_regions: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
 
 
 class ProjectRow(Base):
@@ -72,6 +75,7 @@ class ProjectRow(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     name: Mapped[str] = mapped_column(NAME)
     created_at: Mapped[datetime]
+    allowed_regions: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
 
 
 class PrincipalRow(Base):
@@ -97,6 +101,8 @@ class JobRow(Base):
         Index(
             "ix_jobs_state_backend_tenant_created", "state", "backend", "tenant_id", "created_at"
         ),
+        # Usage: a tenant's shots per day and device time per month.
+        Index("ix_jobs_tenant_dispatched", "tenant_id", "dispatched_at"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -116,6 +122,14 @@ class JobRow(Base):
     classification: Mapped[str] = mapped_column(String(16), server_default="internal")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    region: Mapped[str] = mapped_column(String(32), server_default="")
+    priority: Mapped[int] = mapped_column(Integer, server_default="5")
+    time_limit_s: Mapped[int] = mapped_column(Integer, server_default="600")
+    estimated_s: Mapped[float | None] = mapped_column(Float)
+    device_seconds: Mapped[float | None] = mapped_column(Float)
+    calibration_id: Mapped[str | None] = mapped_column(ID)
+    dispatched_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
 
 
 class JobTransitionRow(Base):
@@ -145,7 +159,11 @@ class ArtifactRow(Base):
     kek_version: Mapped[int] = mapped_column(Integer)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Legacy rows keep their ciphertext here; new ones in their region's blob store.
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    region: Mapped[str | None] = mapped_column(String(32))
+    #: SHA-256 (hex) of the blob, checked on every read.
+    blob_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class WorkerRow(Base):
@@ -157,6 +175,7 @@ class WorkerRow(Base):
     backends: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     disabled: Mapped[bool] = mapped_column(Boolean)
+    region: Mapped[str] = mapped_column(String(32), server_default="")
 
 
 class LeaseRow(Base):
@@ -192,6 +211,7 @@ from qplane.store import (  # noqa: E402, F401
     models_oidc,
     models_policy,
     models_saml,
+    models_scheduling,
     models_sessions,
     models_workload,
 )

@@ -42,6 +42,9 @@ TENANT_TABLES: Final[dict[str, str]] = {
     "key_shred_requests": "tenant_id",
     "audit_keys": "tenant_id",
     "elevations": "tenant_id",
+    "quotas": "tenant_id",
+    "fair_share": "tenant_id",
+    "reservations": "tenant_id",
 }
 
 POLICY: Final = "tenant_isolation"

@@ -23,8 +23,11 @@ from qplane.domain.ports import (
     AuditKeyRepository,
     AuditRepository,
     BrowserSessionRepository,
+    CalendarRepository,
+    CalibrationRepository,
     DeviceAuthorizationRepository,
     ElevationRepository,
+    FairShareRepository,
     GroupRepository,
     JobRepository,
     KeyRingRepository,
@@ -37,6 +40,7 @@ from qplane.domain.ports import (
     PrincipalRepository,
     ProjectMemberRepository,
     ProjectRepository,
+    QuotaRepository,
     RefreshTokenRepository,
     RevocationRepository,
     SamlIdentityRepository,
@@ -48,8 +52,10 @@ from qplane.domain.ports import (
     TenantDirectoryRepository,
     TenantRepository,
     TrustPolicyRepository,
+    UsageRepository,
     WorkerRepository,
 )
+from qplane.store.blobs import RegionalBlobStores
 from qplane.store.repositories.artifacts import SqlArtifactRepository
 from qplane.store.repositories.audit import SqlAuditRepository
 from qplane.store.repositories.audit_keys import SqlAuditKeyRepository
@@ -78,10 +84,17 @@ from qplane.store.repositories.saml_logins import (
     SqlSeenAssertionRepository,
 )
 from qplane.store.repositories.scheduler import SqlSchedulerStateRepository
+from qplane.store.repositories.scheduling import (
+    SqlCalendarRepository,
+    SqlCalibrationRepository,
+    SqlFairShareRepository,
+    SqlQuotaRepository,
+)
 from qplane.store.repositories.sessions import SqlRefreshTokenRepository, SqlRevocationRepository
 from qplane.store.repositories.sessions_api_keys import SqlApiKeyRepository
 from qplane.store.repositories.tenant_directory import SqlTenantDirectoryRepository
 from qplane.store.repositories.tenants import SqlTenantRepository
+from qplane.store.repositories.usage import SqlUsageRepository
 from qplane.store.repositories.workers import SqlWorkerRepository
 from qplane.store.repositories.workload import SqlTrustPolicyRepository
 
@@ -124,9 +137,18 @@ class SqlUnitOfWork:
     browser_sessions: BrowserSessionRepository
     policy_versions: PolicyVersionRepository
     tenant_directory: TenantDirectoryRepository
+    quotas: QuotaRepository
+    usage: UsageRepository
+    fair_share: FairShareRepository
+    calendars: CalendarRepository
+    calibrations: CalibrationRepository
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    def __init__(
+        self, session_factory: Callable[[], Session], blobs: RegionalBlobStores | None = None
+    ) -> None:
         self._session_factory = session_factory
+        #: Regional payload stores; None keeps artifacts' ciphertext in their rows.
+        self._blobs = blobs
         self._session: Session | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -139,7 +161,7 @@ class SqlUnitOfWork:
         self.groups = SqlGroupRepository(session)
         self.principals = SqlPrincipalRepository(session)
         self.jobs = SqlJobRepository(session)
-        self.artifacts = SqlArtifactRepository(session)
+        self.artifacts = SqlArtifactRepository(session, self._blobs)
         self.leases = SqlLeaseRepository(session)
         self.workers = SqlWorkerRepository(session)
         self.key_rings = SqlKeyRingRepository(session)
@@ -164,6 +186,11 @@ class SqlUnitOfWork:
         self.browser_sessions = SqlBrowserSessionRepository(session)
         self.policy_versions = SqlPolicyVersionRepository(session)
         self.tenant_directory = SqlTenantDirectoryRepository(session)
+        self.quotas = SqlQuotaRepository(session)
+        self.usage = SqlUsageRepository(session)
+        self.fair_share = SqlFairShareRepository(session)
+        self.calendars = SqlCalendarRepository(session)
+        self.calibrations = SqlCalibrationRepository(session)
         return self
 
     def __exit__(

@@ -3,7 +3,8 @@
 Started only by `qplane.worker.sandbox.Sandbox`, with an empty environment,
 resource limits already applied, and ``python -I -B``. It trusts nothing in
 the request: the circuit is validated again against the backend's limits
-before it runs. Replies carry a reason slug and fixed wording, never the
+before it runs, and a device's calibration record is parsed strictly and
+must be of that device. Replies carry a reason slug and fixed wording, never the
 circuit source or a simulator's raw message.
 
 Heavy imports (Qiskit, Aer) happen inside `main`, after the request is read,
@@ -17,7 +18,11 @@ import json
 import os
 import resource
 import sys
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from qplane.domain.backends import BackendInfo
+    from qplane.domain.calibration import Calibration
 
 #: Requests above this size are refused unread (the control plane's own
 #: payload limit is far lower).
@@ -105,6 +110,7 @@ def _run(request: dict[str, object]) -> Reply:
 
     source, fmt, backend_name = request.get("source"), request.get("format"), request.get("backend")
     shots, seed = request.get("shots"), request.get("seed")
+    calibration_text = request.get("calibration")
     if not (
         isinstance(source, str)
         and fmt in {f.value for f in SourceFormat}
@@ -112,19 +118,47 @@ def _run(request: dict[str, object]) -> Reply:
         and isinstance(shots, int)
         and isinstance(seed, int)
         and not isinstance(seed, bool)
+        and (calibration_text is None or isinstance(calibration_text, str))
     ):
         return _failure("invalid-job")
     try:
         backend = default_catalogue(max_memory_mb=_free_memory_mb()).get(backend_name)
+        calibration = _calibration(calibration_text, backend.info)
         circuit, _ = validate_submission(
             source, SourceFormat(str(fmt)), shots, backend.info, MAX_REQUEST_BYTES
         )
-        result = backend.run(circuit, shots, seed)
+        result = backend.run(circuit, shots, seed, calibration=calibration)
     except ValidationFailed as exc:
         return _failure("invalid-job", limit=exc.extensions.get("limit"))
     except BackendError as exc:
+        if exc.reason == "uncalibrated":  # a record that does not fit the device's shape
+            return _failure("invalid-job", limit="calibration")
         return _failure(exc.reason)
     return {"ok": True, "result": result.to_json()}
+
+
+def _calibration(text: str | None, info: BackendInfo) -> Calibration | None:
+    """The job's calibration, strictly parsed; a device needs one of its own.
+
+    Raises `ValidationFailed` (``limit="calibration"``) for a malformed
+    record, one of another device, or none where the device needs one: the
+    control plane leases a device's job with its current calibration, so
+    anything else is an invalid job, not a backend failure.
+    """
+    from qplane.domain.calibration import Calibration
+    from qplane.domain.errors import ValidationFailed
+
+    if text is None:
+        if info.calibrated:
+            raise ValidationFailed("the device needs a calibration", limit="calibration")
+        return None
+    try:
+        calibration = Calibration.from_json(text)
+    except ValidationFailed:
+        raise ValidationFailed("the calibration is malformed", limit="calibration") from None
+    if calibration.backend != info.name:
+        raise ValidationFailed("the calibration is of another device", limit="calibration")
+    return calibration
 
 
 def _free_memory_mb() -> int | None:

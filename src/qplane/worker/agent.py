@@ -50,6 +50,8 @@ class AgentConfig:
     #: The control plane's own URL (its issuer), when *control_plane_url* is another
     #: listener (the internal mTLS one): the sign-in assertion is addressed to it.
     public_url: str | None = None
+    #: Lease up to this many jobs at once (one tenant's, on one device) and run them in turn.
+    batch_size: int = 1
 
 
 class LeaseLost(Exception):
@@ -67,6 +69,8 @@ class WorkerAgent:
         self._token_expiry = 0.0
         self._spare: Sandbox | None = None
         self._waiting = False
+        #: Leases of the current batch not yet run: kept alive by the running job's heartbeat.
+        self._pending: list[str] = []
 
     def close(self) -> None:
         if self._spare is not None:
@@ -123,14 +127,25 @@ class WorkerAgent:
         try:
             response = self._post(
                 f"/internal/v1/leases?wait={self._config.lease_wait_s}",
-                {"backends": list(self._config.backends)},
+                {"backends": list(self._config.backends), "max_jobs": self._config.batch_size},
             )
         finally:
             self._waiting = False
         if response.status_code == 204:
             return False
-        lease = response.json()
-        self._execute(lease)
+        first = response.json()
+        batch = [first, *first.get("batch", [])]
+        self._pending = [str(item["lease_id"]) for item in batch[1:]]
+        for item in batch:
+            lease_id = str(item["lease_id"])
+            if item is not first and lease_id not in self._pending:
+                continue  # cancelled while it waited its turn
+            if lease_id in self._pending:
+                self._pending.remove(lease_id)
+            try:
+                self._execute(item)
+            except LeaseLost:
+                continue
         return True
 
     def _execute(self, lease: dict[str, Any]) -> None:
@@ -144,6 +159,8 @@ class WorkerAgent:
             shots=int(lease["shots"]),
             seed=int(lease["seed"]),
             format=str(lease["format"]),
+            time_limit_s=int(lease.get("time_limit_s", self._config.wall_timeout_s)),
+            calibration=lease.get("calibration_id"),
         )
         self._post(f"/internal/v1/leases/{lease_id}/start", None)
         sandbox = self._sandbox()
@@ -154,6 +171,7 @@ class WorkerAgent:
                 backend=str(lease["backend"]),
                 shots=int(lease["shots"]),
                 seed=int(lease["seed"]),
+                calibration=lease.get("calibration"),
             )
         )
         log.note(
@@ -161,8 +179,9 @@ class WorkerAgent:
             cpu_limit_s=self._config.cpu_seconds,
             memory_limit_mb=self._config.memory_mb,
         )
+        limit = min(self._config.wall_timeout_s, float(lease.get("time_limit_s") or 10**9))
         try:
-            result = self._supervise(sandbox, lease_id, log)
+            result = self._supervise(sandbox, lease_id, log, limit)
         except SandboxError as exc:
             log.note("failed", reason=exc.reason, detail=exc.detail)
             self._post(
@@ -183,14 +202,19 @@ class WorkerAgent:
         )
         self._report(lease, result, log)
 
-    def _supervise(self, sandbox: Sandbox, lease_id: str, log: ExecutionLog) -> RunResult | None:
-        """Wait for the sandbox, heartbeating; stop it if the job is cancelled."""
-        deadline = time.monotonic() + self._config.wall_timeout_s
+    def _supervise(
+        self, sandbox: Sandbox, lease_id: str, log: ExecutionLog, limit_s: float
+    ) -> RunResult | None:
+        """Wait for the sandbox, heartbeating; stop it if the job is cancelled or over time."""
+        deadline = time.monotonic() + limit_s
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 sandbox.kill()
-                raise SandboxError("job exceeded its wall-clock limit", reason="wall-timeout")
+                raise SandboxError(
+                    f"the job ran longer than its time limit of {limit_s:g} s and was stopped",
+                    reason="wall-timeout",
+                )
             try:
                 return sandbox.wait(timeout=min(self._config.heartbeat_s, remaining))
             except TimeoutError:
@@ -202,6 +226,13 @@ class WorkerAgent:
 
     def _heartbeat(self, lease_id: str) -> bool:
         response = self._post(f"/internal/v1/leases/{lease_id}/heartbeat", None)
+        for waiting in list(self._pending):  # the rest of the batch keeps its leases too
+            try:
+                alive = self._post(f"/internal/v1/leases/{waiting}/heartbeat", None)
+            except LeaseLost:
+                alive = None
+            if alive is None or not alive.json()["keep_running"]:
+                self._pending.remove(waiting)
         return bool(response.json()["keep_running"])
 
     def _report(self, lease: dict[str, Any], result: RunResult, log: ExecutionLog) -> None:

@@ -121,6 +121,9 @@ class SandboxRequest:
     backend: str
     shots: int
     seed: int
+    #: The calibration record (JSON) the control plane leased with the job;
+    #: a device needs one, and the child parses it strictly.
+    calibration: str | None = None
 
     def __post_init__(self) -> None:
         # Accept the format's string value too (it arrives as JSON); refuse any other.
@@ -134,6 +137,7 @@ class SandboxRequest:
                 "backend": self.backend,
                 "shots": self.shots,
                 "seed": self.seed,
+                "calibration": self.calibration,
             }
         ).encode("utf-8")
 

@@ -144,5 +144,9 @@ def whoami(actor: ActorDep) -> dict[str, object]:
 
 @router.post("/workers", status_code=status.HTTP_201_CREATED, tags=["workers"])
 def register_worker(body: WorkerRegister, actor: ActorDep, qp: PlatformDep) -> WorkerOut:
-    worker = qp.workers.register(actor, body.name, body.public_jwk, body.backends)
-    return WorkerOut(id=worker.id, name=worker.name, backends=list(worker.backends))
+    worker = qp.workers.register(
+        actor, body.name, body.public_jwk, body.backends, body.region or None
+    )
+    return WorkerOut(
+        id=worker.id, name=worker.name, backends=list(worker.backends), region=worker.region
+    )

@@ -32,8 +32,8 @@ _WATCH_S: Final = 0.01
 
 
 async def _lease_within(
-    qp: Platform, worker: WorkerRecord, backends: list[str], wait_s: float
-) -> LeaseGrant | None:
+    qp: Platform, worker: WorkerRecord, backends: list[str], max_jobs: int, wait_s: float
+) -> list[LeaseGrant]:
     """Try to lease now; while none is due, wait for the work signal (or a second) and retry.
 
     The wait costs no database round trips: the loop only watches an
@@ -42,10 +42,10 @@ async def _lease_within(
     deadline = time.monotonic() + wait_s
     while True:
         seen = qp.dispatch.signal.generation
-        grant = await run_in_threadpool(qp.dispatch.lease, worker, backends)
+        grants = await run_in_threadpool(qp.dispatch.lease_batch, worker, backends, max_jobs)
         now = time.monotonic()
-        if grant is not None or now >= deadline:
-            return grant
+        if grants or now >= deadline:
+            return grants
         recheck = min(deadline, now + _RECHECK_S)
         while qp.dispatch.signal.generation == seen and time.monotonic() < recheck:
             await asyncio.sleep(_WATCH_S)
@@ -65,10 +65,16 @@ async def lease(
     wait: Annotated[float, Query(ge=0, le=30, description="Long-poll up to this many s")] = 0,
 ) -> LeaseOut | Response:
     """Lease the next job, waiting up to *wait* seconds for one (204 when none came)."""
-    grant = await _lease_within(qp, worker, body.backends, wait)
-    if grant is None:
+    grants = await _lease_within(qp, worker, body.backends, body.max_jobs, wait)
+    if not grants:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+    first, *more = (_lease_out(grant) for grant in grants)
+    return first.model_copy(update={"batch": more})
+
+
+def _lease_out(grant: LeaseGrant) -> LeaseOut:
     job = grant.job
+    calibration = grant.calibration
     return LeaseOut(
         lease_id=grant.lease.id,
         job_id=job.id,
@@ -78,6 +84,9 @@ async def lease(
         seed=job.seed or 0,
         format=job.source_format,
         source=grant.source,
+        time_limit_s=job.time_limit_s,
+        calibration=None if calibration is None else calibration.data,
+        calibration_id=None if calibration is None else calibration.id,
     )
 
 

@@ -17,11 +17,17 @@ from qplane.api.schemas import (
     ResultOut,
     Strict,
 )
+from qplane.bootstrap import Platform
 from qplane.broker.jobs import SubmitRequest
-from qplane.domain.jobs import JobState, SourceFormat
+from qplane.domain.jobs import Job, JobState, SourceFormat
 from qplane.policy.actions import Action
 
 router = APIRouter(prefix="/v1")
+
+
+def _out(job: Job, qp: Platform) -> JobOut:
+    """The job as a tenant sees it, its state-change times coarsened (side channels)."""
+    return JobOut.of(job, qp.settings.tenant_time_granularity_s)
 
 
 @router.get("/backends", tags=["backends"])
@@ -42,13 +48,15 @@ def submit_job(body: JobSubmit, actor: ActorDep, qp: PlatformDep) -> JobOut:
         tags=tuple(body.tags),
         seed=body.seed,
         classification=body.classification,
+        priority=body.priority,
+        time_limit_s=body.time_limit_s,
     )
-    return JobOut.of(qp.jobs.submit(actor, request))
+    return _out(qp.jobs.submit(actor, request), qp)
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])
 def get_job(job_id: str, actor: ActorDep, qp: PlatformDep) -> JobOut:
-    return JobOut.of(qp.jobs.get(actor, job_id))
+    return _out(qp.jobs.get(actor, job_id), qp)
 
 
 @router.get("/projects/{project_id}/jobs", tags=["jobs"])
@@ -61,12 +69,12 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobPage:
     page = qp.jobs.page(actor, project_id, frozenset(state) if state else None, limit, cursor)
-    return JobPage(items=[JobOut.of(j) for j in page.items], next_cursor=page.next_cursor)
+    return JobPage(items=[_out(j, qp) for j in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/jobs/{job_id}/cancel", tags=["jobs"])
 def cancel_job(job_id: str, actor: ActorDep, qp: PlatformDep) -> JobOut:
-    return JobOut.of(qp.jobs.cancel(actor, job_id))
+    return _out(qp.jobs.cancel(actor, job_id), qp)
 
 
 @router.get("/jobs/{job_id}/result", tags=["jobs"])

@@ -51,7 +51,9 @@ def stale(
             kek_version=row[n],
             wrapped_key=bytes(row[n + 1]),
             nonce=bytes(row[n + 2]),
-            ciphertext=bytes(row[n + 3]),
+            # Rewrapping reads only the wrapped key; a payload kept outside the
+            # row (an artifact's regional blob, NULL here) comes back empty.
+            ciphertext=bytes(row[n + 3] or b""),
             kek_ring=ring,
         )
         found.append(StaleSeal(tuple(row[:n]), cols.binding(row), sealed))

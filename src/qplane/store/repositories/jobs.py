@@ -47,6 +47,7 @@ class SqlJobRepository(Repository):
                 owner_id=job.owner_id,
                 created_at=job.created_at,
                 classification=job.classification.value,
+                region=job.region,
             )
             _copy_fields(row, job)
             self._session.add(row)
@@ -151,6 +152,51 @@ class SqlJobRepository(Repository):
         row = self._first(stmt)
         return None if row is None else self._with_history([row])[0]
 
+    def queued_on(self, tenant_id: str, backend: str, limit: int) -> list[Job]:
+        """Scheduler path: the tenant's queued jobs on *backend* in the order it takes them.
+
+        Higher priority first, then oldest first: priorities order a tenant's
+        own jobs and never another tenant's.
+        """
+        stmt = (
+            select(JobRow)
+            .where(
+                JobRow.tenant_id == tenant_id,
+                JobRow.state == JobState.QUEUED.value,
+                JobRow.backend == backend,
+            )
+            .order_by(JobRow.priority.desc(), JobRow.created_at, JobRow.id)
+            .limit(max(limit, 0))
+        )
+        return self._with_history(self._all(stmt))
+
+    def active_on(self, backend: str) -> int:
+        """Jobs scheduled or running on *backend*, whoever's (an exclusive device runs one)."""
+        count = self._session.scalar(
+            select(func.count()).where(JobRow.backend == backend, JobRow.state.in_(_ACTIVE))
+        )
+        return count or 0
+
+    def count_active_in(self, tenant_id: str, project_id: str) -> int:
+        count = self._session.scalar(
+            select(func.count()).where(
+                JobRow.tenant_id == tenant_id,
+                JobRow.project_id == project_id,
+                JobRow.state.in_(_ACTIVE),
+            )
+        )
+        return count or 0
+
+    def running(self, limit: int) -> list[Job]:
+        """Sweeper path: running jobs, longest running first (time limits)."""
+        stmt = (
+            select(JobRow)
+            .where(JobRow.state == JobState.RUNNING.value)
+            .order_by(JobRow.started_at, JobRow.id)
+            .limit(max(limit, 0))
+        )
+        return self._with_history(self._all(stmt))
+
     def retirable(self, before: datetime, limit: int) -> list[tuple[str, str]]:
         """Sweeper path: (tenant_id, job_id) of finished jobs last changed before *before*."""
         stmt = (
@@ -206,6 +252,13 @@ def _copy_fields(row: JobRow, job: Job) -> None:
     row.reason = job.reason
     row.attempts = job.attempts
     row.updated_at = job.updated_at
+    row.priority = job.priority
+    row.time_limit_s = job.time_limit_s
+    row.estimated_s = job.estimated_s
+    row.device_seconds = job.device_seconds
+    row.calibration_id = job.calibration_id
+    row.dispatched_at = job.dispatched_at
+    row.started_at = job.started_at
 
 
 def _transition_rows(job: Job, *, stored: int) -> list[JobTransitionRow]:
@@ -242,4 +295,12 @@ def _job(row: JobRow, history: list[Transition]) -> Job:
         attempts=row.attempts,
         history=tuple(history),
         classification=Classification(row.classification),
+        region=row.region,
+        priority=row.priority,
+        time_limit_s=row.time_limit_s,
+        estimated_s=row.estimated_s,
+        device_seconds=row.device_seconds,
+        calibration_id=row.calibration_id,
+        dispatched_at=row.dispatched_at,
+        started_at=row.started_at,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from qplane.domain.errors import NotFound
 from qplane.domain.tenancy import Project
@@ -22,6 +22,7 @@ class SqlProjectRepository(Repository):
                     tenant_id=project.tenant_id,
                     name=project.name,
                     created_at=project.created_at,
+                    allowed_regions=list(project.allowed_regions),
                 )
             )
 
@@ -40,6 +41,17 @@ class SqlProjectRepository(Repository):
         )
         return None if row is None else _project(row)
 
+    def set_allowed_regions(
+        self, tenant_id: str, project_id: str, regions: tuple[str, ...]
+    ) -> None:
+        changed = self._rowcount(
+            update(ProjectRow)
+            .where(ProjectRow.tenant_id == tenant_id, ProjectRow.id == project_id)
+            .values(allowed_regions=list(regions))
+        )
+        if changed == 0:
+            raise NotFound("project not found")
+
     def for_tenant(self, tenant_id: str) -> list[Project]:
         rows = self._all(
             select(ProjectRow).where(ProjectRow.tenant_id == tenant_id).order_by(ProjectRow.name)
@@ -48,4 +60,10 @@ class SqlProjectRepository(Repository):
 
 
 def _project(row: ProjectRow) -> Project:
-    return Project(id=row.id, tenant_id=row.tenant_id, name=row.name, created_at=row.created_at)
+    return Project(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        created_at=row.created_at,
+        allowed_regions=tuple(row.allowed_regions),
+    )

@@ -22,6 +22,8 @@ class SqlTenantRepository(Repository):
                     created_at=tenant.created_at,
                     timezone=tenant.timezone,
                     region=tenant.region,
+                    plan=tenant.plan,
+                    allowed_regions=list(tenant.allowed_regions),
                 )
             )
 
@@ -44,6 +46,17 @@ class SqlTenantRepository(Repository):
         if changed == 0:
             raise NotFound("tenant not found")
 
+    def update_scheduling(
+        self, tenant_id: str, *, plan: str, allowed_regions: tuple[str, ...]
+    ) -> None:
+        changed = self._rowcount(
+            update(TenantRow)
+            .where(TenantRow.id == tenant_id)
+            .values(plan=plan, allowed_regions=list(allowed_regions))
+        )
+        if changed == 0:
+            raise NotFound("tenant not found")
+
     def list_all(self) -> list[Tenant]:
         """Operator path only: every tenant, by name."""
         return [_tenant(row) for row in self._all(select(TenantRow).order_by(TenantRow.name))]
@@ -57,4 +70,6 @@ def _tenant(row: TenantRow) -> Tenant:
         created_at=row.created_at,
         timezone=row.timezone,
         region=row.region,
+        plan=row.plan,
+        allowed_regions=tuple(row.allowed_regions),
     )

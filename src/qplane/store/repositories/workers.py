@@ -22,6 +22,7 @@ class SqlWorkerRepository(Repository):
                     backends=list(worker.backends),
                     created_at=worker.created_at,
                     disabled=worker.disabled,
+                    region=worker.region,
                 )
             )
 
@@ -54,4 +55,5 @@ def _worker(row: WorkerRow) -> WorkerRecord:
         backends=tuple(row.backends),
         created_at=row.created_at,
         disabled=row.disabled,
+        region=row.region,
     )
