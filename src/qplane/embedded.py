@@ -48,7 +48,7 @@ _START_TIMEOUT_S: Final = 30.0
 #: On stop, requests still open after this long are cut: a worker's lease long poll
 #: (up to ten seconds) must not hold the shutdown. A lease granted just then is
 #: never lost: it expires and its job is queued again.
-_GRACEFUL_SHUTDOWN_S: Final = 1.0
+_GRACEFUL_SHUTDOWN_S: Final = 1
 #: Environment a worker process inherits: enough to run Python, nothing secret.
 _WORKER_ENV_KEYS: Final = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _INTERNAL_PREFIX: Final = "/internal"
