@@ -410,3 +410,44 @@ def test_a_batch_ends_before_the_next_window_opens(
     granted = lease(client, worker, max_jobs=10)
     assert granted is not None
     assert len(granted["batch"]) == 1, "a third job would still run when the window opens"
+
+
+def test_an_operator_cannot_register_a_worker_across_regions(
+    client: TestClient, operator_headers: dict[str, str], tmp_path: Any
+) -> None:
+    jwk = WorkerKey.load_or_create(tmp_path / "w.pem").public_jwk_json()
+    body = {"name": "eu-1", "public_jwk": jwk, "backends": ["emu_heavyhex_27", "emu_heavyhex_127"]}
+    refused = client.post("/v1/workers", json=body, headers=operator_headers)
+    assert refused.status_code == 403, refused.text
+    problem = refused.json()
+    assert problem["type"].endswith("/residency-violation")
+    assert problem["regions"] == ["eu-west", "us-east"]
+    wrong = client.post(
+        "/v1/workers",
+        json={**body, "backends": ["emu_heavyhex_127"], "region": "eu-west"},
+        headers=operator_headers,
+    )
+    assert wrong.status_code == 403
+    assert "emu_heavyhex_127 (us-east)" in wrong.json()["detail"]
+    placed = client.post(
+        "/v1/workers", json={**body, "backends": ["emu_heavyhex_27"]}, headers=operator_headers
+    )
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["region"] == "eu-west"
+
+
+def test_a_regional_worker_takes_its_own_devices_jobs_and_no_others(
+    client: TestClient, platform: Platform, acme: TenantCtx, tmp_path: Any
+) -> None:
+    key = WorkerKey.load_or_create(tmp_path / "eu.pem")
+    record = platform.workers.register(
+        None, "eu-only", key.public_jwk_json(), ["emu_heavyhex_27"], "eu-west"
+    )
+    eu = InProcessWorker(client, record.id, key)
+    eu.authenticate()
+    submit(client, acme, backend="emu_heavyhex_127", shots=100)  # us-east
+    assert lease(client, eu, backends=["emu_heavyhex_127"]) is None
+    local = submit(client, acme, backend="emu_heavyhex_27", shots=100).json()["id"]
+    granted = lease(client, eu)
+    assert granted is not None
+    assert granted["job_id"] == local

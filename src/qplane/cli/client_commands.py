@@ -365,13 +365,21 @@ def worker_register(
         Path, typer.Option("--public-jwk-file", help="The JWK printed by `qplane worker keygen`.")
     ],
     backend: Annotated[list[str], typer.Option("--backend", help="A backend it serves.")],
+    region: Annotated[
+        str | None,
+        typer.Option(help="The region it runs in (default: its backends' one region)."),
+    ] = None,
     url: UrlOption = None,
 ) -> None:
-    """Register a worker's public key so it can lease jobs (operator)."""
+    """Register a worker's public key so it can lease jobs (operator).
+
+    A worker runs in one region and serves only backends there.
+    """
     jwk = read_public_jwk(public_jwk_file)
     with open_client(url) as client:
-        worker = client.register_worker(name, jwk, backend)
-    console().print(render.literal(f"worker {worker['id']} registered ({worker['name']})"))
+        worker = client.register_worker(name, jwk, backend, region=region)
+    where = worker.get("region") or "every region"
+    console().print(render.literal(f"worker {worker['id']} registered ({worker['name']}, {where})"))
     console().print(
         f"run it with: qplane worker --worker-id {worker['id']} --key-file KEY --url URL"
     )

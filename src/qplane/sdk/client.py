@@ -239,8 +239,13 @@ class QplaneClient(SchedulingCalls):
         path = f"/v1/tenants/{tenant_id}/projects/{project_id}/members/{principal_id}"
         self._send("DELETE", path, None, None)
 
-    def register_worker(self, name: str, public_jwk: str, backends: list[str]) -> JSON:
-        payload = {"name": name, "public_jwk": public_jwk, "backends": backends}
+    def register_worker(
+        self, name: str, public_jwk: str, backends: list[str], *, region: str | None = None
+    ) -> JSON:
+        """Register a worker (operators); it runs in *region*, or its backends' one region."""
+        payload: JSON = {"name": name, "public_jwk": public_jwk, "backends": backends}
+        if region:
+            payload["region"] = region
         return self._request("POST", "/v1/workers", payload)
 
     # -- workload identity federation -----------------------------------
