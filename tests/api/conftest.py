@@ -14,10 +14,10 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
-from qplane.api.app import create_app
 from qplane.bootstrap import Platform, build_platform
 from qplane.config import Settings
 from qplane.identity.workload import WorkerKey
+from tests.shared_app import app_for
 
 OPERATOR_EMAIL = "ops@qplane.test"
 OPERATOR_PASSWORD = "operator-password-1"
@@ -56,7 +56,7 @@ def platform(tmp_path: Path, database_url: str) -> Iterator[Platform]:
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform, run_sweeper=False)) as test_client:
+    with TestClient(app_for(platform)) as test_client:
         yield test_client
 
 

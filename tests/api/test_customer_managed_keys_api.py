@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from qplane.api.app import create_app
 from qplane.bootstrap import Platform, build_platform
 from qplane.config import Settings
 from qplane.crypto.keyfiles import write_new_secret_file
@@ -28,6 +27,7 @@ from tests.api.conftest import (
 )
 from tests.api.test_jobs_api import run_leased_job, submit
 from tests.crypto.softhsm import MODULE, SoftHsm, TokenOwner, softhsm_for
+from tests.shared_app import app_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 CUSTOMER_KEY = "acme-qplane-kek"
@@ -60,7 +60,7 @@ def platform(tmp_path: Path, database_url: str, customer: TokenOwner) -> Iterato
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform, run_sweeper=False)) as test_client:
+    with TestClient(app_for(platform)) as test_client:
         yield test_client
 
 

@@ -1,4 +1,4 @@
-"""Per-tenant queues, served round-robin, each tenant held to its running limit."""
+"""Per-tenant queues, served in turn by fair share, each tenant held to its running limit."""
 
 from __future__ import annotations
 
@@ -6,25 +6,8 @@ from fastapi.testclient import TestClient
 
 from qplane.bootstrap import Platform
 from tests.api.conftest import InProcessWorker, TenantCtx, make_tenant
+from tests.api.test_device_scheduling import lease, release
 from tests.api.test_jobs_api import submit
-
-
-def lease(client: TestClient, worker: InProcessWorker) -> dict[str, str] | None:
-    response = client.post("/internal/v1/leases", json={}, headers=worker.headers)
-    if response.status_code == 204:
-        return None
-    assert response.status_code == 200, response.text
-    body: dict[str, str] = response.json()
-    return body
-
-
-def release(client: TestClient, worker: InProcessWorker, lease_id: str) -> None:
-    response = client.post(
-        f"/internal/v1/leases/{lease_id}/failure",
-        json={"reason": "released by test"},
-        headers=worker.headers,
-    )
-    assert response.status_code == 204
 
 
 def test_a_flooding_tenant_takes_turns_with_the_others(

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from tests.api import conftest as api_fixtures
 from tests.api.conftest import BELL, InProcessWorker, TenantCtx, login, with_mfa
 from tests.api.test_jobs_api import run_leased_job, submit
+from tests.shared_app import app_for
 
-from qplane.api.app import create_app
 from qplane.audit.actors import actor_facts
 from qplane.bootstrap import Platform
 from qplane.domain import ids
@@ -41,7 +41,7 @@ worker = api_fixtures.worker
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
     """The API, called from `CLIENT_ADDRESS`."""
-    app = create_app(platform, run_sweeper=False)
+    app = app_for(platform)
     with TestClient(app, client=(CLIENT_ADDRESS, 50123)) as test_client:
         yield test_client
 

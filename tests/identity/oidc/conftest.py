@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from qplane.api.app import create_app
 from qplane.bootstrap import Platform, build_platform
 from qplane.config import Settings
 from qplane.domain.audit import AuditEntry, Outcome
 from qplane.domain.ports import AuditQuery
 from qplane.identity.stepup import MFA_ACR
 from tests.idp.harness import Browser, IdpClient, IdpUser, OidcTestProvider
+from tests.shared_app import app_for
 
 OPERATOR_EMAIL = "ops@qplane.test"
 CALLBACK = "http://testserver/v1/sso/callback"
@@ -95,7 +95,7 @@ def platform(tmp_path: Path, database_url: str) -> Iterator[Platform]:
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform, run_sweeper=False)) as test_client:
+    with TestClient(app_for(platform)) as test_client:
         yield test_client
 
 
