@@ -4,6 +4,7 @@ batches, calibrations, time limits and worker regions, through the real lease AP
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -451,3 +452,23 @@ def test_a_regional_worker_takes_its_own_devices_jobs_and_no_others(
     granted = lease(client, eu)
     assert granted is not None
     assert granted["job_id"] == local
+
+
+def test_a_worker_cannot_charge_more_device_time_than_the_job_may_run(
+    client: TestClient, platform: Platform, acme: TenantCtx, worker: InProcessWorker
+) -> None:
+    job_id = submit(client, acme, time_limit_s=60).json()["id"]
+    granted = lease(client, worker)
+    assert granted is not None
+    client.post(f"/internal/v1/leases/{granted['lease_id']}/start", headers=worker.headers)
+    circuit = parse_circuit(granted["source"], SourceFormat(granted["format"]))
+    result = platform.catalogue.get("aer_statevector").run(circuit, 1000, 7)
+    inflated = replace(result, metadata={**result.metadata, "device_time_s": 10.0**6})
+    payload = inflated.to_json()
+    signature = sign_result(worker.key, job_id, granted["lease_id"], payload.encode())
+    client.post(
+        f"/internal/v1/leases/{granted['lease_id']}/result",
+        json={"result": payload, "signature": signature},
+        headers=worker.headers,
+    )
+    assert client.get(f"/v1/jobs/{job_id}", headers=acme.headers).json()["device_seconds"] == 60

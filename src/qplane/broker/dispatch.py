@@ -143,11 +143,16 @@ class DispatchService:
         return grants
 
     def _served(self, worker: WorkerRecord, backends: Sequence[str]) -> list[str]:
+        """The backends to lease from: asked for, served by the worker, known to the
+        catalogue (a worker registered before a backend was retired) and in its region."""
         wanted = [name for name in backends if name in worker.backends] if backends else []
         served = wanted if backends else list(worker.backends)
-        if not worker.region:
-            return served
-        return [name for name in served if self._region(name) == worker.region]
+        located = [(name, self._region(name)) for name in served]
+        return [
+            name
+            for name, region in located
+            if region is not None and (not worker.region or region == worker.region)
+        ]
 
     def _region(self, backend: str) -> str | None:
         try:
@@ -225,6 +230,8 @@ class DispatchService:
             reported = self._correlate.digests(uow, job.tenant_id, [(RESULT, result_json)])
             metered = _metered_seconds(result_json)
             if metered is not None:
+                # A worker cannot charge a tenant for longer than the job may run.
+                metered = min(metered, float(job.time_limit_s))
                 self._scheduler.settle(uow, job, metered)
                 job = replace(job, device_seconds=metered)
             job = move(uow, job, JobState.SUCCEEDED, worker.id, correlations=reported)
