@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import textwrap
+from abc import ABC, abstractmethod
 from typing import ClassVar, Final, Self
 
 from cryptography.hazmat.primitives import hashes
@@ -28,7 +29,7 @@ _PLAIN: Final = b"\x00"
 _WRAPPED: Final = b"\x01"
 
 
-class HybridPublicKey:
+class HybridPublicKey(ABC):
     """A public key made of two component keys, named by a labelled SHA3-256 key id.
 
     Subclasses set the format constants and adopt the components in
@@ -50,8 +51,9 @@ class HybridPublicKey:
         self._raw = raw
         self._key_id = sha3_256(encode_aad(self._KEY_ID_LABEL, raw))
 
+    @abstractmethod
     def _adopt(self, raw: bytes) -> None:
-        raise NotImplementedError
+        """Parse *raw* into the component keys; raise `IntegrityError` if malformed."""
 
     @property
     def raw(self) -> bytes:

@@ -4,6 +4,7 @@ queue positions. `QplaneClient` inherits them; they are kept here so each module
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -24,7 +25,7 @@ class Limits(TypedDict, total=False):
 When = datetime | str
 
 
-class SchedulingCalls:
+class SchedulingCalls(ABC):
     """Quota, usage, reservation, calendar and queue calls (mixed into `QplaneClient`)."""
 
     # -- quotas and usage -------------------------------------------------
@@ -99,13 +100,15 @@ class SchedulingCalls:
         return self._request("GET", f"/v1/jobs/{job_id}/queue")
 
     # -- provided by QplaneClient ---------------------------------------------------
+    @abstractmethod
     def _request(
         self, method: str, path: str, payload: JSON | None = None, params: Any = None
     ) -> JSON:
-        raise NotImplementedError
+        """Send one request and return its JSON body (raises the API's problem as an error)."""
 
+    @abstractmethod
     def _request_list(self, method: str, path: str) -> list[JSON]:
-        raise NotImplementedError
+        """Send one request whose body is a JSON array."""
 
 
 def _time(value: When) -> str:
