@@ -15,7 +15,7 @@ from qplane.api.schemas import Strict
 from qplane.broker.quotas import ScopeUsage, UsageReport
 from qplane.broker.reservations import DeviceCalendar
 from qplane.domain.calendar import DeviceWindow, Reservation
-from qplane.domain.quotas import PLAN_WEIGHTS, Quota, Usage
+from qplane.domain.quotas import Quota, Usage, weight_of
 from qplane.domain.scheduling import QueuePosition
 from qplane.domain.tenancy import Project, Tenant
 
@@ -89,7 +89,7 @@ class TenantLimitsOut(BaseModel):
         return cls(
             tenant_id=tenant.id,
             plan=tenant.plan,
-            weight=PLAN_WEIGHTS.get(tenant.plan, 1),
+            weight=weight_of(tenant.plan),
             allowed_regions=list(tenant.allowed_regions),
             quota=LimitsOut.of(quota),
         )

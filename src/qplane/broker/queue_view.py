@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from qplane.backends.catalogue import BackendCatalogue
 from qplane.broker import authz_facts as facts
 from qplane.broker.reservations import device_calendar
-from qplane.broker.scheduler import Scheduler, quota_scopes
+from qplane.broker.scheduler import Scheduler
 from qplane.domain.clock import as_utc, utcnow
 from qplane.domain.errors import Conflict, NotFound
 from qplane.domain.jobs import Job, JobState
 from qplane.domain.ports import UnitOfWork, UnitOfWorkFactory
-from qplane.domain.quotas import Demand, first_exceeded
 from qplane.domain.scheduling import QueuePosition, coarsen_up
 from qplane.policy.actions import Action
 from qplane.policy.actor import Actor
@@ -91,13 +90,8 @@ class QueueView:
         if uow.jobs.count_active(job.tenant_id) >= tenant.max_running_jobs:
             return "running-limit"
         info = self._catalogue.get(job.backend).info
-        seconds = self._scheduler.estimate(job)
-        demand = Demand(kind=info.kind, shots=0, seconds=seconds, queued=0, running=1)
-        kinds = self._catalogue.names_by_kind()
-        for quota in quota_scopes(uow, job):
-            usage = uow.usage.usage(job.tenant_id, quota.project_id, now, kinds)
-            if first_exceeded(quota, usage, demand):
-                return "quota"
+        if not self._scheduler.within_quotas(uow, job, info, self._scheduler.estimate(job), now):
+            return "quota"
         return None
 
 

@@ -144,7 +144,7 @@ class QuotaService:
             )
         return UsageReport(
             tenant=tenant,
-            weight=_weight(tenant.plan),
+            weight=quotas.weight_of(tenant.plan),
             overall=overall,
             projects=projects,
             shots_reset_at=_reset(Limit.SHOTS_PER_DAY, now),
@@ -174,10 +174,6 @@ def _reset(which: Limit, now: datetime) -> datetime:
     reset = quotas.resets_at(which, now)
     assert reset is not None  # periodic limits always reset
     return reset
-
-
-def _weight(plan: str) -> int:
-    return quotas.PLAN_WEIGHTS.get(plan, 1)
 
 
 def _tenant_of(actor: Actor) -> str:

@@ -34,10 +34,9 @@ from qplane.backends.catalogue import BackendCatalogue
 from qplane.domain import fair_share
 from qplane.domain.backends import BackendInfo
 from qplane.domain.calendar import Calendar
-from qplane.domain.errors import ValidationFailed
 from qplane.domain.jobs import Job
 from qplane.domain.ports import UnitOfWork
-from qplane.domain.quotas import Demand, Quota, Usage, day_start, first_exceeded, plan_weight
+from qplane.domain.quotas import Demand, Quota, Usage, day_start, first_exceeded, weight_of
 
 #: How many of a tenant's queued jobs are looked at for one that fits.
 LOOKAHEAD: Final = 20
@@ -91,22 +90,17 @@ class Scheduler:
         never holds another tenant's job.
         """
         info, tenant_id = first.backend, first.job.tenant_id
-        tenant = uow.tenants.get(tenant_id)
-        if uow.jobs.count_active(tenant_id) >= tenant.max_running_jobs:
-            return None
         calendar = uow.calendars.calendar(info.name, now)
         starts = now + timedelta(seconds=after_s)
-        for job in uow.jobs.queued_on(tenant_id, info.name, LOOKAHEAD):
-            seconds = self.estimate(job)
-            if calendar.may_start(tenant_id, starts, seconds) and self._within_quotas(
-                uow, job, info, seconds, now
-            ):
-                clock = uow.fair_share.clock_for_update(info.name)
-                tag = uow.fair_share.finish_tags(info.name, [tenant_id]).get(tenant_id)
-                choice = Choice(job, info, fair_share.start_tag(clock, tag), seconds)
-                self._charge(uow, choice)
-                return choice
-        return None
+        found = self._first_fitting(uow, tenant_id, info, calendar, starts, now)
+        if found is None:
+            return None
+        job, seconds = found
+        clock = uow.fair_share.clock_for_update(info.name)
+        tag = uow.fair_share.finish_tags(info.name, [tenant_id]).get(tenant_id)
+        choice = Choice(job, info, fair_share.start_tag(clock, tag), seconds)
+        self._charge(uow, choice)
+        return choice
 
     def settle(self, uow: UnitOfWork, job: Job, metered_s: float) -> None:
         """Replace the job's estimated cost by its metered device time in its tenant's tag."""
@@ -130,27 +124,34 @@ class Scheduler:
         clock = uow.fair_share.clock_for_update(info.name)
         tags = uow.fair_share.finish_tags(info.name, tenants)
         for tag, tenant_id in fair_share.order(tenants, clock, tags):
-            found = self._first_fitting(uow, tenant_id, info, calendar, now)
+            found = self._first_fitting(uow, tenant_id, info, calendar, now, now)
             if found is not None:
                 job, seconds = found
                 return Choice(job, info, tag, seconds)
         return None
 
     def _first_fitting(
-        self, uow: UnitOfWork, tenant_id: str, info: BackendInfo, calendar: Calendar, now: datetime
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        info: BackendInfo,
+        calendar: Calendar,
+        starts: datetime,
+        now: datetime,
     ) -> tuple[Job, float] | None:
+        """The tenant's first queued job that may start at *starts*, with its estimate."""
         tenant = uow.tenants.get(tenant_id)
         if uow.jobs.count_active(tenant_id) >= tenant.max_running_jobs:
             return None
         for job in uow.jobs.queued_on(tenant_id, info.name, LOOKAHEAD):
             seconds = self.estimate(job)
-            if calendar.may_start(tenant_id, now, seconds) and self._within_quotas(
+            if calendar.may_start(tenant_id, starts, seconds) and self.within_quotas(
                 uow, job, info, seconds, now
             ):
                 return job, seconds
         return None
 
-    def _within_quotas(
+    def within_quotas(
         self, uow: UnitOfWork, job: Job, info: BackendInfo, seconds: float, now: datetime
     ) -> bool:
         """The scheduling-time quota check: a job that no longer fits waits, it is not dropped."""
@@ -197,10 +198,7 @@ def _without(usage: Usage, job: Job, now: datetime) -> Usage:
 
 
 def _weight(uow: UnitOfWork, tenant_id: str) -> int:
-    try:
-        return plan_weight(uow.tenants.get(tenant_id).plan)
-    except ValidationFailed:  # a plan removed from the table: the smallest weight
-        return 1
+    return weight_of(uow.tenants.get(tenant_id).plan)
 
 
 def _waited_longer(a: Job, b: Job) -> bool:

@@ -86,6 +86,11 @@ def plan_weight(plan: str) -> int:
         ) from None
 
 
+def weight_of(plan: str) -> int:
+    """A stored tenant's weight: the smallest for a plan since removed from the table."""
+    return PLAN_WEIGHTS.get(plan, 1)
+
+
 def day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
